@@ -1,0 +1,42 @@
+# Bourse: `make run` serves the exchange at http://127.0.0.1:8000, `make test` runs every test.
+# With DATABASE_URL/REDIS_URL unset, embedded Postgres and Redis are kept under var/.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench chaos services services-down setup migrate clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	DEBUG=1 $(PY) -m exchange.devservices run -- scripts/run.sh
+
+test: $(STAMP)
+	$(PY) -m exchange.devservices run -- scripts/test.sh $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+bench: $(STAMP)
+	$(PY) -m exchange.devservices run -- scripts/bench.sh
+
+chaos: $(STAMP)
+	$(PY) -m exchange.devservices run -- $(PY) -m pytest -p no:cacheprovider tests/chaos -m slow -s $(ARGS)
+
+services: $(STAMP)
+	$(PY) -m exchange.devservices up
+
+services-down: $(STAMP)
+	$(PY) -m exchange.devservices down
+
+clean: services-down
+	rm -rf var staticfiles
