@@ -5,7 +5,6 @@ set), never mocks of our own infrastructure. ``make test`` starts the services t
 import os
 
 os.environ.setdefault("BOURSE_TESTING", "1")
-os.environ.setdefault("READYZ_REQUIRE_MATCHER", "0")
 
 from exchange import devservices
 

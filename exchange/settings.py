@@ -6,6 +6,7 @@ are given. With ``DATABASE_URL`` / ``REDIS_URL`` unset, the embedded servers of
 ``exchange.devservices`` are used (see README).
 """
 
+import sys
 from pathlib import Path
 
 import environ
@@ -17,7 +18,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 DEBUG = env.bool("DEBUG", default=False)
-TESTING = env.bool("BOURSE_TESTING", default=False)
+# Under pytest the test settings apply (fast hasher, no HTTPS redirect) without extra env.
+TESTING = env.bool("BOURSE_TESTING", default="pytest" in sys.modules)
 
 if not DEBUG and not TESTING:
     required = ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL")
@@ -206,7 +208,7 @@ API_KEY_ENCRYPTION_KEY = env("API_KEY_ENCRYPTION_KEY", default="")
 
 # The matcher writes a heartbeat this often; /readyz calls it down after the max age.
 MATCHER_HEARTBEAT_MAX_AGE = env.float("MATCHER_HEARTBEAT_MAX_AGE", default=10.0)
-READYZ_REQUIRE_MATCHER = env.bool("READYZ_REQUIRE_MATCHER", default=True)
+READYZ_REQUIRE_MATCHER = env.bool("READYZ_REQUIRE_MATCHER", default=not TESTING)
 
 LOG_JSON = env.bool("LOG_JSON", default=False)
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
