@@ -28,5 +28,5 @@ urlpatterns = [
     path("wallet/", include("wallets.urls")),
     path("orders/", include("orders.urls")),
     path("", include("marketdata.urls")),
-    path("", views.home, name="home"),
+    path("", include("exchange.ui.urls")),
 ]
