@@ -3,15 +3,15 @@
 All values are strings so that they can be stored and logged as they are.
 """
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     BUY = "BUY"
     SELL = "SELL"
 
 
-class OrderType(str, Enum):
+class OrderType(StrEnum):
     LIMIT = "LIMIT"
     #: Post-only: rejected (never repriced) if any part of it would take liquidity.
     LIMIT_MAKER = "LIMIT_MAKER"
@@ -23,13 +23,13 @@ class OrderType(str, Enum):
     STOP_LOSS_LIMIT = "STOP_LOSS_LIMIT"
 
 
-class TimeInForce(str, Enum):
+class TimeInForce(StrEnum):
     GTC = "GTC"
     IOC = "IOC"
     FOK = "FOK"
 
 
-class StpMode(str, Enum):
+class StpMode(StrEnum):
     """Self-trade prevention, with Binance's semantics: the taker's mode decides."""
 
     #: The taker's remaining quantity expires; the maker stays. The default.
@@ -42,7 +42,7 @@ class StpMode(str, Enum):
     NONE = "NONE"
 
 
-class BookStatus(str, Enum):
+class BookStatus(StrEnum):
     TRADING = "TRADING"
     #: Placements and non-reducing amendments are rejected; cancels are accepted.
     HALTED = "HALTED"
@@ -50,7 +50,7 @@ class BookStatus(str, Enum):
     CANCEL_ONLY = "CANCEL_ONLY"
 
 
-class RejectReason(str, Enum):
+class RejectReason(StrEnum):
     """Why a command was refused. The book is unchanged by a rejected command."""
 
     BOOK_NOT_TRADING = "BOOK_NOT_TRADING"
@@ -71,7 +71,7 @@ class RejectReason(str, Enum):
     AMEND_NOT_ALLOWED = "AMEND_NOT_ALLOWED"
 
 
-class ExpireReason(str, Enum):
+class ExpireReason(StrEnum):
     """Why (the rest of) an order ended without the user asking."""
 
     #: IOC or MARKET remainder that found no more liquidity within its limit.
@@ -87,6 +87,6 @@ class ExpireReason(str, Enum):
     STP_EXPIRE_BOTH = "STP_EXPIRE_BOTH"
 
 
-class CancelReason(str, Enum):
+class CancelReason(StrEnum):
     USER = "USER"
     CANCEL_ALL = "CANCEL_ALL"

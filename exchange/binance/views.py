@@ -1,5 +1,0 @@
-from django.http import JsonResponse
-
-
-def ping(request):
-    return JsonResponse({})
