@@ -16,3 +16,21 @@ class MarketCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.market_id}: seq {self.last_sequence} epoch {self.epoch}"
+
+
+class CommandLog(models.Model):
+    """Every command the matcher applied, in sequence order, written in the batch's
+    transaction: replaying ``payload`` through a fresh engine reproduces the trades."""
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    sequence = models.BigIntegerField()
+    payload = models.JSONField()
+
+    class Meta:
+        ordering = ["market", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["market", "sequence"], name="commandlog_market_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.market_id}#{self.sequence}"

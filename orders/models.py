@@ -71,6 +71,12 @@ class Order(models.Model):
     reserve_remaining = AmountField(help_text="Still locked for this order.")
     # The matcher's sequence of the command that placed it (null until applied).
     sequence = models.BigIntegerField(null=True, blank=True)
+    # Time priority in the book: the sequence of the command that made it rest at its
+    # current price (placement, stop trigger, or a priority-losing amendment). Rebuilds sort
+    # resting orders by it.
+    priority = models.BigIntegerField(null=True, blank=True)
+    # A stop order whose condition held: it now rests (or ended) as a limit/market order.
+    triggered = models.BooleanField(default=False)
     cancel_requested = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -104,3 +110,40 @@ class Order(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+
+class OrderCommand(models.Model):
+    """A cancel, cancel-all, amendment or market status change, persisted before it is
+    announced on the market's stream so the sweep can re-announce it (DESIGN §2).
+
+    ``sequence`` is set by the matcher in the batch transaction that applied it."""
+
+    class Kind(models.TextChoices):
+        CANCEL = "CANCEL"
+        CANCEL_ALL = "CANCEL_ALL"
+        AMEND = "AMEND"
+        STATUS = "STATUS"
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="+", null=True, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="commands",
+                              null=True, blank=True)
+    new_price = AmountField(null=True, blank=True)
+    new_quantity = AmountField(null=True, blank=True, help_text="New open quantity.")
+    extra_reserve = AmountField(default=Decimal(0),
+                                help_text="Additionally locked at entry for the amendment.")
+    status = models.CharField(max_length=12, blank=True, help_text="For STATUS commands.")
+    sequence = models.BigIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["market", "sequence"], name="ordercmd_market_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.market_id} order={self.order_id} seq={self.sequence}"
