@@ -41,7 +41,7 @@ REDIS_URL = _urls.redis_url
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "accounts.admin_config.BourseAdminConfig",  # django.contrib.admin with the 2FA-only site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "exchange.middleware.MetricsMiddleware",
+    "accounts.middleware.ApiWeightMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -183,9 +184,14 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Bourse <no-reply@bourse.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "accounts.authentication.SignedRequestAuthentication",
+        "accounts.authentication.CsrfSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.permissions.ScopePermission",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.ratelimit.ApiKeyWeightThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "exchange.api.exception_handler",
     # Amounts are decimal strings on the wire; JSON numbers are parsed as Decimal.
@@ -205,6 +211,40 @@ SPECTACULAR_SETTINGS = {
 
 # Encryption key for API-key secrets at rest (Fernet, derived from SECRET_KEY if unset).
 API_KEY_ENCRYPTION_KEY = env("API_KEY_ENCRYPTION_KEY", default="")
+
+# --- accounts: KYC tiers, lock-out, API rate limits (see docs/ACCOUNTS.md) ---
+# What each KYC tier may do. Daily withdrawal limits are per asset symbol, in that asset;
+# "*" applies to assets not listed; None means unlimited, "0" means may not withdraw.
+KYC_TIERS = {
+    0: {"can_trade": False, "daily_withdrawal_limits": {"*": "0"}},
+    1: {
+        "can_trade": True,
+        "daily_withdrawal_limits": {"BTC": "2", "ETH": "30", "USDT": "50000", "*": "50000"},
+    },
+    2: {
+        "can_trade": True,
+        "daily_withdrawal_limits": {
+            "BTC": "100", "ETH": "1500", "USDT": "2000000", "*": "2000000"
+        },
+    },
+}
+KYC_UPLOAD_MAX_BYTES = env.int("KYC_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
+# Failed logins and failed second-factor codes, counted in Redis per account and per IP.
+LOGIN_LOCKOUT = {
+    "ACCOUNT_FAILURES": env.int("LOCKOUT_ACCOUNT_FAILURES", default=5),
+    "IP_FAILURES": env.int("LOCKOUT_IP_FAILURES", default=50),
+    "WINDOW_SECONDS": env.int("LOCKOUT_WINDOW_SECONDS", default=900),
+    "LOCKOUT_SECONDS": env.int("LOCKOUT_SECONDS", default=900),
+}
+# Request weight per minute (fixed one-minute windows, as Binance counts them).
+API_RATE_LIMITS = {
+    "IP_WEIGHT_PER_MINUTE": env.int("API_IP_WEIGHT_PER_MINUTE", default=6000),
+    "KEY_WEIGHT_PER_MINUTE": env.int("API_KEY_WEIGHT_PER_MINUTE", default=1200),
+}
+# Number of reverse proxies in front of the app whose X-Forwarded-For can be trusted.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+OTP_TOTP_ISSUER = "Bourse"
+EMAIL_VERIFICATION_MAX_AGE_SECONDS = 3 * 24 * 3600
 
 # The matcher writes a heartbeat this often; /readyz calls it down after the max age.
 MATCHER_HEARTBEAT_MAX_AGE = env.float("MATCHER_HEARTBEAT_MAX_AGE", default=10.0)
