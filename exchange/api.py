@@ -14,7 +14,6 @@ from django.conf import settings
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 
 class ServiceError(Exception):
@@ -83,6 +82,10 @@ def _flatten_field_errors(detail) -> dict:
 
 def exception_handler(exc, context):
     """DRF exception handler producing ``{"code", "message", "fields"}`` for every error."""
+    # Imported here: rest_framework.views reads the parser classes from settings at import
+    # time, and those live in this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, ServiceError):
         body = {"code": exc.code, "message": exc.message, "fields": exc.fields}
         return Response(body, status=exc.http_status)
