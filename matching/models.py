@@ -12,6 +12,9 @@ class MarketCheckpoint(models.Model):
                                   related_name="checkpoint")
     last_sequence = models.BigIntegerField(default=0)
     epoch = models.BigIntegerField(default=0)
+    # Last depth update id published for the market, so update ids keep chaining across
+    # matcher restarts and rebuilds (the engine's own counter restarts with the book).
+    depth_update_id = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
