@@ -1,0 +1,1 @@
+"""Views of the Binance-compatible /api/v3, split by Binance's sections."""
