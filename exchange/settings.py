@@ -248,6 +248,10 @@ EMAIL_VERIFICATION_MAX_AGE_SECONDS = 3 * 24 * 3600
 
 # The matcher writes a heartbeat this often; /readyz calls it down after the max age.
 MATCHER_HEARTBEAT_MAX_AGE = env.float("MATCHER_HEARTBEAT_MAX_AGE", default=10.0)
+# Market-data WebSockets: frames queued per connection before a slow client is closed
+# with 4008, and streams per connection (docs/MARKETDATA.md).
+MARKETDATA_WS_OUTBOX_LIMIT = env.int("MARKETDATA_WS_OUTBOX_LIMIT", default=2000)
+MARKETDATA_WS_MAX_SUBSCRIPTIONS = env.int("MARKETDATA_WS_MAX_SUBSCRIPTIONS", default=50)
 READYZ_REQUIRE_MATCHER = env.bool("READYZ_REQUIRE_MATCHER", default=not TESTING)
 
 LOG_JSON = env.bool("LOG_JSON", default=False)
