@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("wallets.api.urls")),
     path("", include("orders.api.urls")),
     path("", include("marketdata.api.urls")),
+    path("exports/", include("exchange.backoffice.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]
 

@@ -1,0 +1,1 @@
+"""The back office: staff roles, queues, market control, adjustments, exports, audit."""
