@@ -1,12 +1,11 @@
-"""Until the ledger exists this writes balances directly; the wallets issue replaces it
-with an adjustment posted through ``wallets.services`` so the ledger explains it."""
+"""Demo funding through the ledger: ``fund_to_target`` tops a demo balance up with an
+adjustment entry posted by ``wallets.services.demo_topup``, so the books explain every
+unit (and reconcile) from the first ``make run``."""
 
-from wallets.models import Balance
+from decimal import Decimal
 
 
 def fund_to_target(*, user, asset, target) -> None:
-    balance, _ = Balance.objects.get_or_create(user=user, asset=asset)
-    total = balance.available + balance.locked
-    if total < target:
-        balance.available += target - total
-        balance.save(update_fields=["available", "updated_at"])
+    from wallets.services import demo_topup
+
+    demo_topup(user=user, asset=asset, target=Decimal(target))
