@@ -287,3 +287,14 @@ if not DEBUG:
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+
+# Wallets (see docs/WALLETS.md): address-book cool-down in seconds; withdrawal amounts
+# above the first threshold (per asset symbol, "*" = default) need one staff approval,
+# above the second two different staff members; optional 30-day volume fee tiers
+# [(min quote volume, maker rate, taker rate), ...].
+WITHDRAWAL_ADDRESS_COOLDOWN = env.int("WITHDRAWAL_ADDRESS_COOLDOWN", default=24 * 3600)
+WITHDRAWAL_APPROVAL_THRESHOLD = {"BTC": "1", "ETH": "20", "USDT": "20000"}
+WITHDRAWAL_DUAL_APPROVAL_THRESHOLD = {"BTC": "10", "ETH": "200", "USDT": "200000"}
+FEE_TIERS: list = []
+# The simulated chain's deposit button/API exist only in development.
+WALLETS_SIMULATED_CHAIN = env.bool("WALLETS_SIMULATED_CHAIN", default=DEBUG)
