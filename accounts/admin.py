@@ -152,10 +152,12 @@ class KycSubmissionAdmin(ReadOnlyModelAdmin):
     change_form_template = "admin/accounts/kycsubmission/change_form.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
+        qs = self.model._default_manager.get_queryset().annotate(
             queue_rank=Case(When(status=KycSubmission.Status.PENDING, then=Value(0)),
                             default=Value(1), output_field=IntegerField()),
         )
+        # Annotate before ordering by the annotation (ModelAdmin orders in get_queryset).
+        return qs.order_by(*self.get_ordering(request))
 
     def get_ordering(self, request):
         return ("queue_rank", "created", "id")
