@@ -171,13 +171,15 @@ class WithdrawalAdmin(ReadOnlyModelAdmin):
 
     def get_queryset(self, request):
         Status = wallet_models.Withdrawal.Status
-        return super().get_queryset(request).annotate(
+        qs = self.model._default_manager.get_queryset().annotate(
             queue_rank=Case(When(status=Status.REQUESTED, then=Value(0)),
                             When(status=Status.APPROVED, then=Value(1)),
                             When(status=Status.PROCESSING, then=Value(2)),
                             default=Value(3), output_field=IntegerField()),
             approval_count=Count("approvals"),
         )
+        # Annotate before ordering by the annotation (ModelAdmin orders in get_queryset).
+        return qs.order_by(*self.get_ordering(request))
 
     def get_ordering(self, request):
         return ("queue_rank", "created_at", "id")
