@@ -4,7 +4,8 @@ cookie authenticates (AuthMiddlewareStack). Other formats (the Binance streams o
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
+from channels.security.websocket import OriginValidator
+from django.conf import settings
 from django.urls import path
 
 from marketdata.streaming.consumers import MarketDataConsumer, SeedTradesConsumer
@@ -14,6 +15,17 @@ websocket_urlpatterns: list = [
     path("ws/trades", SeedTradesConsumer.as_asgi()),
 ]
 
-websocket_application = AllowedHostsOriginValidator(
-    AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+
+class BrowserOriginValidator(OriginValidator):
+    """Refuses a browser whose Origin is not one of ALLOWED_HOSTS (cross-site WebSocket
+    hijacking with the session cookie), like Channels' AllowedHostsOriginValidator. A
+    connection without Origin is not a browser (bots, Binance clients): it is let
+    through and authenticates on its own (listen key)."""
+
+    def valid_origin(self, parsed_origin):
+        return parsed_origin is None or self.validate_origin(parsed_origin)
+
+
+websocket_application = BrowserOriginValidator(
+    AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), settings.ALLOWED_HOSTS
 )

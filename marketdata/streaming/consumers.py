@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from marketdata.listen_keys import listen_key_user_id_async
 from marketdata.streaming.hub import (
@@ -57,8 +58,6 @@ class StreamConsumer(AsyncWebsocketConsumer):
     # No channel layer: fan-out goes through the in-process hub, not group_send.
     channel_layer_alias = "__bourse_no_channel_layer__"
     format_name = "native"
-    outbox_limit = OUTBOX_LIMIT
-    max_subscriptions = MAX_SUBSCRIPTIONS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -68,6 +67,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self._closing: int | None = None
         self._writer: asyncio.Task | None = None
         self.user_id: int | None = None
+        self.outbox_limit = getattr(settings, "MARKETDATA_WS_OUTBOX_LIMIT", OUTBOX_LIMIT)
+        self.max_subscriptions = getattr(settings, "MARKETDATA_WS_MAX_SUBSCRIPTIONS",
+                                         MAX_SUBSCRIPTIONS)
 
     # -- Subscriber protocol (called by the hub) ---------------------------------------
     def push(self, frame: str) -> None:
