@@ -440,7 +440,9 @@ class OrderBook:
         if not left:
             return
         if end_reason is None:
-            if is_market or tif is not GTC:
+            if tif is FOK:  # nothing crossed, so the FOK walk never ran
+                end_reason = ExpireReason.FILL_OR_KILL
+            elif is_market or tif is not GTC:
                 end_reason = ExpireReason.IMMEDIATE_OR_CANCEL
             else:
                 self._rest(order_id, user_id, side, is_buy, price, left, reserve_left, stp,
