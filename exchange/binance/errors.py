@@ -154,7 +154,8 @@ def _from_drf(exc: exceptions.APIException) -> BinanceError:
     explicit = getattr(exc, "binance_code", None)
     if explicit is not None:  # accounts' signed-request and scope errors carry it
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return BinanceError(int(explicit), detail, http_status=exc.status_code)
+        status = 401 if int(explicit) in (BAD_API_KEY_FMT, REJECTED_MBX_KEY) else exc.status_code
+        return BinanceError(int(explicit), detail, http_status=status)
     code_str = exc.get_codes() if isinstance(exc.get_codes(), str) else None
     if code_str and code_str in SERVICE_CODES and code_str not in ("invalid", "not_found"):
         code, status, msg = SERVICE_CODES[code_str]
