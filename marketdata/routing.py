@@ -15,6 +15,10 @@ websocket_urlpatterns: list = [
     path("ws/trades", SeedTradesConsumer.as_asgi()),
 ]
 
+from exchange.binance.routing import websocket_urlpatterns as _binance_routes  # noqa: E402
+
+websocket_urlpatterns += _binance_routes
+
 
 class BrowserOriginValidator(OriginValidator):
     """Refuses a browser whose Origin is not one of ALLOWED_HOSTS (cross-site WebSocket
