@@ -6,5 +6,6 @@ from exchange.binance.streams import BinanceStreamConsumer, CombinedStreamConsum
 
 websocket_urlpatterns = [
     path("stream", CombinedStreamConsumer.as_asgi()),
+    path("ws", BinanceStreamConsumer.as_asgi()),
     re_path(r"^ws/(?P<streams>[A-Za-z0-9_@\-/]+)$", BinanceStreamConsumer.as_asgi()),
 ]

@@ -38,7 +38,6 @@ _FIXED = {
     "ticker": ("ticker", "", "ticker"),
 }
 _PARTIAL = re.compile(r"^depth(5|10|20)(@100ms|@1000ms)?$")
-CLOSE_BAD_STREAM = 4000
 
 
 def binance_event(variant: str, kind: str, market: str, event: dict) -> dict | None:
@@ -181,9 +180,6 @@ class BinanceStreamConsumer(StreamConsumer):
                     return
                 topic = (("private", "", str(user_id)), "user")
             parsed.append((name, topic))
-        if not parsed and not self.combined:
-            await self.close(code=CLOSE_BAD_STREAM)
-            return
         for name, (topic, variant) in parsed:
             await self._route(name, topic, variant)
         await self.start()
@@ -220,6 +216,9 @@ class BinanceStreamConsumer(StreamConsumer):
         symbols = await self._symbols()
         for name in params:
             parsed = parse_stream(str(name), symbols)
+            if parsed is None and "@" not in str(name):  # a listen key (user data stream)
+                user_id = await listen_key_user_id_async(listen_key=str(name))
+                parsed = None if user_id is None else (("private", "", str(user_id)), "user")
             if parsed is None:
                 self.reply({"error": {"code": 2, "msg": f"Invalid stream {name!r}"},
                             "id": request_id})

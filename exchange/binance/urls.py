@@ -3,7 +3,7 @@ Paths and parameter names are Binance's (docs/API.md lists what is supported).""
 
 from django.urls import path
 
-from exchange.binance.views import market, trading
+from exchange.binance.views import market, trading, userstream
 
 urlpatterns = [
     path("ping", market.Ping.as_view(), name="binance-ping"),
@@ -26,5 +26,6 @@ urlpatterns = [
     path("allOrders", trading.AllOrders.as_view(), name="binance-all-orders"),
     path("account", trading.Account.as_view(), name="binance-account"),
     path("myTrades", trading.MyTrades.as_view(), name="binance-my-trades"),
+    path("userDataStream", userstream.UserDataStream.as_view(), name="binance-user-stream"),
     path("rateLimit/order", trading.OrderRateLimit.as_view(), name="binance-rate-limit-order"),
 ]
