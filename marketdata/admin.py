@@ -56,8 +56,11 @@ def _control_action(op: str):
     label = CONTROL_OPS[op][0]
 
     def action(modeladmin, request, queryset):
-        form = ControlForm(request.POST if "apply" in request.POST else None,
-                           initial={"op": op})
+        data = None
+        if "apply" in request.POST:
+            data = request.POST.copy()
+            data["op"] = op  # the action chose the operation, not the form
+        form = ControlForm(data, initial={"op": op})
         if "apply" in request.POST and form.is_valid():
             for market in queryset.order_by("pk"):
                 market_control_apply(request, market, op=op, reason=form.cleaned_data["reason"])

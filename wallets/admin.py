@@ -207,7 +207,10 @@ class WithdrawalAdmin(ReadOnlyModelAdmin):
             extra_context.update(
                 approvals_list=approvals,
                 can_decide=(request.user.has_perm("exchange.withdrawal_decide")
-                            and withdrawal.status == wallet_models.Withdrawal.Status.REQUESTED),
+                            and withdrawal.status in (wallet_models.Withdrawal.Status.REQUESTED,
+                                                      wallet_models.Withdrawal.Status.APPROVED)),
+                can_approve=(withdrawal.status == wallet_models.Withdrawal.Status.REQUESTED
+                             and withdrawal.approvals_required > 0),
                 already_approved=any(a.staff_user_id == request.user.pk for a in approvals),
                 decision_form=DecisionForm(),
             )

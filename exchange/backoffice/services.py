@@ -292,7 +292,7 @@ def staff_withdrawal_approve(*, staff_user, withdrawal, reason: str = "", reques
     _require(staff_user, "exchange.withdrawal_decide")
     before = _withdrawal_snapshot(withdrawal)
     _call_service("wallets.services.withdrawal_approve")(
-        withdrawal=withdrawal, staff_user=staff_user
+        withdrawal_id=withdrawal.pk, staff_user=staff_user
     )
     withdrawal = _reload(withdrawal)
     staff_action_record(staff_user=staff_user, action="withdrawal.approve", obj=withdrawal,
@@ -306,7 +306,7 @@ def staff_withdrawal_reject(*, staff_user, withdrawal, reason: str, request=None
     reason = _require_reason(reason)
     before = _withdrawal_snapshot(withdrawal)
     _call_service("wallets.services.withdrawal_reject")(
-        withdrawal=withdrawal, staff_user=staff_user, reason=reason
+        withdrawal_id=withdrawal.pk, staff_user=staff_user, reason=reason
     )
     withdrawal = _reload(withdrawal)
     staff_action_record(staff_user=staff_user, action="withdrawal.reject", obj=withdrawal,
