@@ -59,6 +59,15 @@ def client() -> redis.Redis:
     return _client
 
 
+def announce_with(redis_client: redis.Redis, symbol: str, entries: list[tuple[str, int]]) -> None:
+    """XADD ``(kind, id)`` entries, pipelined; raises ``redis.RedisError``."""
+    pipe = redis_client.pipeline(transaction=False)
+    key = commands_key(symbol)
+    for kind, pk in entries:
+        pipe.xadd(key, {"c": kind, "id": pk}, maxlen=STREAM_MAXLEN, approximate=True)
+    pipe.execute()
+
+
 def announce(symbol: str, entries: list[tuple[str, int]]) -> None:
     """XADD ``(kind, id)`` entries to the market's stream, pipelined.
 
@@ -67,10 +76,6 @@ def announce(symbol: str, entries: list[tuple[str, int]]) -> None:
     if not entries:
         return
     try:
-        pipe = client().pipeline(transaction=False)
-        key = commands_key(symbol)
-        for kind, pk in entries:
-            pipe.xadd(key, {"c": kind, "id": pk}, maxlen=STREAM_MAXLEN, approximate=True)
-        pipe.execute()
+        announce_with(client(), symbol, entries)
     except redis.RedisError:
         log.exception("announce to %s failed; the matcher's sweep will re-announce", symbol)

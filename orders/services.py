@@ -86,7 +86,7 @@ def _replay(existing: Order, spec: validation.OrderSpec, idempotency_key: str | 
                       client_order_id="duplicate")
 
 
-def order_place(*, user, market, side: str, type: str, quantity: Decimal | None = None,  # noqa: A002
+def order_place(*, user, market, side: str, type: str, quantity: Decimal | None = None,
                 price: Decimal | None = None, stop_price: Decimal | None = None,
                 quote_order_qty: Decimal | None = None, time_in_force: str | None = "GTC",
                 client_order_id: str | None = None, idempotency_key: str | None = None,

@@ -106,7 +106,7 @@ def check_notional(market: Market, notional: Decimal) -> None:
                           f"{market.quote.symbol}.", quantity="min_notional")
 
 
-def order_spec(*, market: Market, side, type, quantity, price, stop_price,  # noqa: A002, C901
+def order_spec(*, market: Market, side, type, quantity, price, stop_price,
                quote_order_qty, time_in_force, stp_mode, client_order_id) -> OrderSpec:
     """Validate a placement; return what to insert and reserve. Raises ``ServiceError``."""
     if market.status != Market.Status.TRADING:
@@ -114,7 +114,7 @@ def order_spec(*, market: Market, side, type, quantity, price, stop_price,  # no
     side = str(side or "").upper()
     if side not in ("BUY", "SELL"):
         raise order_error("invalid_side", "side must be BUY or SELL.", side="invalid")
-    type = str(type or "").upper()  # noqa: A001
+    type = str(type or "").upper()
     if type not in TYPES:
         raise order_error("unsupported_order_type", f"Unsupported order type {type!r}.",
                           type="invalid")

@@ -1,37 +1,39 @@
-"""Placeholder matcher loop: starts, writes a heartbeat, stops cleanly on SIGTERM/SIGINT.
+"""``manage.py run_matcher [--markets BTC-USDT ...]``: the matcher worker (docs/ORDERS.md)."""
 
-Replaced by the real worker (issue: order entry and the matcher)."""
-
-import os
-import signal
-import socket
-import time
+import logging
 
 from django.core.management.base import BaseCommand
 
-from exchange.health import MATCHER_HEARTBEAT_KEY, redis_client
+from matching.worker.runner import Matcher
 
 
 class Command(BaseCommand):
-    help = "Run the matcher for the given markets (all by default)."
+    help = "Run the matcher for the given markets (all markets by default)."
 
     def add_arguments(self, parser):
         parser.add_argument("--markets", nargs="*", default=None)
+        parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument("--block-ms", type=int, default=100)
+        parser.add_argument("--depth-levels", type=int, default=1000,
+                            help="levels per side in the published depth snapshot")
+        parser.add_argument("--lease-ms", type=int, default=10_000)
+        parser.add_argument("--metrics-port", type=int, default=0,
+                            help="serve Prometheus metrics on 127.0.0.1:PORT (0 = off)")
+        parser.add_argument("--no-publish", action="store_true")
+        parser.add_argument("--exit-when-idle", action="store_true",
+                            help="exit once every owned stream is drained (benchmarks, tests)")
 
     def handle(self, *args, **options):
-        stopping = False
+        logging.getLogger("matching.worker").setLevel(logging.INFO)
+        if options["metrics_port"]:
+            from prometheus_client import start_http_server
 
-        def stop(signum, _frame):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        matcher_id = f"{socket.gethostname()}:{os.getpid()}"
-        client = redis_client()
-        self.stdout.write(f"matcher {matcher_id} started")
-        while not stopping:
-            client.hset(MATCHER_HEARTBEAT_KEY, matcher_id, time.time())
-            time.sleep(1)
-        client.hdel(MATCHER_HEARTBEAT_KEY, matcher_id)
-        self.stdout.write(f"matcher {matcher_id} stopped")
+            start_http_server(options["metrics_port"], addr="127.0.0.1")
+        matcher = Matcher(
+            markets=options["markets"], batch_size=options["batch_size"],
+            block_ms=options["block_ms"], depth_levels=options["depth_levels"],
+            publish=not options["no_publish"], lease_ms=options["lease_ms"],
+            exit_when_idle=options["exit_when_idle"],
+        )
+        matcher.install_signals()
+        raise SystemExit(matcher.run())

@@ -1,0 +1,566 @@
+"""One market in the matcher: its book, rebuild from Postgres, and the batch cycle
+(load rows → apply to the engine → commit everything in one transaction).
+
+Contract of :meth:`MarketRunner.process`: given stream entries in stream order, every
+entry whose row is not yet sequenced is applied exactly once, in that order, and all of
+its effects are committed in ONE transaction together with the checkpoint and the epoch;
+rows already sequenced are skipped (a redelivered entry can never act twice). If the
+commit fails the in-memory book is ahead of the truth: the caller discards this runner and
+builds a new one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db import connection, transaction
+
+from matching.engine import (
+    AmendOrder,
+    BookStatus,
+    CancelAll,
+    CancelOrder,
+    CommandRejected,
+    MarketSpec,
+    OrderAccepted,
+    OrderAmended,
+    OrderBook,
+    OrderCancelled,
+    OrderExpired,
+    OrderRejected,
+    OrderTriggered,
+    OrderType,
+    PlaceOrder,
+    RestingOrder,
+    SetStatus,
+    Side,
+    StpMode,
+    TimeInForce,
+    Traded,
+)
+from matching.worker import payloads
+from matching.worker.crash import crash_point
+from matching.worker.lease import Fenced
+from orders.funds import SettlementFill, SettlementRelease, fee_compute, funds_settle
+
+PRIORITY_SCALE = 10_000  # priority = sequence * scale + index of the event in its command
+
+_ORDER_COLUMNS = ("id, user_id, side, type, time_in_force, stp_mode, price, stop_price, "
+                  "quantity, quote_order_qty, filled_quantity, reserve_remaining, sequence, "
+                  "status, market_id, triggered, priority")
+
+
+@dataclass(slots=True)
+class OrderDelta:
+    """What one batch does to one order (engine units; converted at commit)."""
+
+    user_id: int
+    is_buy: bool
+    seq: int | None = None
+    priority: int | None = None
+    triggered: bool = False
+    fill: int = 0  # steps
+    quote: int = 0  # quote units
+    reserve: int = 0  # consumed + released (quote units for a buy, steps for a sell)
+    released: int = 0
+    status: str | None = None
+    reason: str | None = None
+    price: int | None = None
+    quantity: Decimal | None = None
+
+
+@dataclass
+class BatchResult:
+    applied: int = 0
+    placements: int = 0
+    trades: list[dict] = field(default_factory=list)
+    order_rows: list[tuple] = field(default_factory=list)
+    fills_by_order: dict = field(default_factory=dict)
+    touched_balances: set = field(default_factory=set)
+    depth_update: dict | None = None
+    match_ms: float = 0.0
+    commit_ms: float = 0.0
+    last_sequence: int = 0
+
+
+@dataclass(frozen=True)
+class MarketInfo:
+    id: int
+    symbol: str
+    base_id: int
+    quote_id: int
+    base_symbol: str
+    quote_symbol: str
+    base_precision: int
+    quote_precision: int
+    maker_fee: Decimal
+    taker_fee: Decimal
+    tick: Decimal
+    step: Decimal
+    band_bps: int | None
+    reference_price: Decimal | None
+    status: str
+
+    @classmethod
+    def load(cls, symbol: str) -> MarketInfo:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT m.id, m.symbol, m.base_id, m.quote_id, b.symbol, q.symbol, b.precision, "
+                "q.precision, m.maker_fee, m.taker_fee, m.tick_size, m.step_size, "
+                "m.price_band_pct, m.reference_price, m.status FROM marketdata_market m "
+                "JOIN wallets_asset b ON b.id = m.base_id JOIN wallets_asset q ON q.id = m.quote_id "
+                "WHERE m.symbol = %s", [symbol])
+            row = cursor.fetchone()
+        if row is None:
+            raise LookupError(f"unknown market {symbol}")
+        band = row[12]
+        band_bps = int(band * 100) if band is not None and band > 0 else None
+        return cls(*row[:12], band_bps, row[13], row[14])
+
+
+class MarketRunner:
+    """The book of one market and everything needed to commit its batches. Not
+    thread-safe; one per market per matcher process, valid for one epoch."""
+
+    def __init__(self, info: MarketInfo, *, epoch: int, depth_levels: int = 1000):
+        self.info = info
+        self.epoch = epoch
+        self.depth_levels = depth_levels
+        self.spec = MarketSpec(tick_size=info.tick, step_size=info.step)
+        self.quote_unit = self.spec.quote_unit
+        self.book: OrderBook | None = None
+        self.last_sequence = 0
+        self.depth_offset = 0
+        self.depth_update_id = 0
+
+    # ----------------------------------------------------------------- rebuild
+
+    def rebuild(self) -> int:
+        """Build the book from Postgres: open, sequenced orders in priority order (pending
+        stops included). Returns the number of orders loaded."""
+        info = self.info
+        spec = self.spec
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT last_sequence, depth_update_id FROM matching_marketcheckpoint "
+                           "WHERE market_id = %s", [info.id])
+            row = cursor.fetchone()
+            self.last_sequence, self.depth_update_id = row if row else (0, 0)
+            cursor.execute("SELECT price FROM marketdata_trade WHERE market_id = %s "
+                           "ORDER BY id DESC LIMIT 1", [info.id])
+            last = cursor.fetchone()
+            cursor.execute(
+                f"SELECT {_ORDER_COLUMNS} FROM orders_order WHERE market_id = %s "  # noqa: S608
+                "AND status IN ('NEW', 'PARTIALLY_FILLED') AND sequence IS NOT NULL "
+                "ORDER BY priority, id", [info.id])
+            rows = cursor.fetchall()
+        resting = []
+        for (oid, uid, side, otype, tif, stp, price, stop, qty, qqty, filled, rr, _seq,
+             _status, _m, triggered, _prio) in rows:
+            is_buy = side == "BUY"
+            is_stop = otype in ("STOP_LOSS", "STOP_LOSS_LIMIT") and not triggered
+            if otype == "STOP_LOSS_LIMIT" and triggered:
+                otype = "LIMIT"
+            resting.append(RestingOrder(
+                order_id=oid, user_id=uid, side=Side.BUY if is_buy else Side.SELL,
+                price=spec.price_to_ticks(price) if price is not None else None,
+                qty=spec.qty_to_steps(qty - filled) if qty is not None else None,
+                reserve=(spec.quote_to_units(rr) if is_buy else spec.qty_to_steps(rr)),
+                stp=StpMode(stp), order_type=OrderType(otype), tif=TimeInForce(tif),
+                quote_qty=spec.quote_to_units(qqty) if qqty is not None else None,
+                stop_price=spec.price_to_ticks(stop) if is_stop and stop is not None else None,
+            ))
+        ref = last[0] if last else info.reference_price
+        self.book = OrderBook.rebuild(
+            resting, band_bps=info.band_bps,
+            reference_price=spec.price_to_ticks(ref) if ref is not None else None,
+            status=BookStatus(info.status),
+        )
+        self.book.take_depth_changes()  # the rebuild itself is not a published change
+        snapshot = self.book.depth_snapshot(limit=1)
+        self.depth_offset = self.depth_update_id - snapshot.update_id
+        return len(resting)
+
+    # ----------------------------------------------------------------- batch
+
+    def _load(self, place_ids: list[int], command_ids: list[int]):
+        orders, commands = {}, {}
+        with connection.cursor() as cursor:
+            if place_ids:
+                cursor.execute(f"SELECT {_ORDER_COLUMNS} FROM orders_order "  # noqa: S608
+                               "WHERE id = ANY(%s)", [place_ids])
+                orders = {row[0]: row for row in cursor.fetchall()}
+            if command_ids:
+                cursor.execute(
+                    "SELECT c.id, c.kind, c.order_id, c.user_id, c.new_price, c.new_quantity, "
+                    "c.extra_reserve, c.status, c.sequence, c.market_id, o.filled_quantity, "
+                    "o.side FROM orders_ordercommand c LEFT JOIN orders_order o "
+                    "ON o.id = c.order_id WHERE c.id = ANY(%s)", [command_ids])
+                commands = {row[0]: row for row in cursor.fetchall()}
+        return orders, commands
+
+    def process(self, entries: list[tuple[str, int]], *, now: float | None = None) -> BatchResult:
+        """Apply ``entries`` ((kind, row id) in stream order) and commit. Raises
+        :class:`Fenced` if a newer epoch owns the market, anything else on a failed commit
+        (the book is then stale and must be discarded)."""
+        from matching import streams
+
+        info, spec, book = self.info, self.spec, self.book
+        result = BatchResult()
+        place_ids = list(dict.fromkeys(pk for kind, pk in entries if kind == streams.PLACE))
+        command_ids = list(dict.fromkeys(pk for kind, pk in entries if kind != streams.PLACE))
+        orders, commands = self._load(place_ids, command_ids)
+        seen: set[tuple[str, int]] = set()
+        deltas: dict[int, OrderDelta] = {}
+        fills: list[tuple] = []  # (seq, index, Traded)
+        log: list[tuple[int, dict]] = []
+        command_updates: list[tuple[int, int, str]] = []
+        seq = self.last_sequence
+        started = time.perf_counter()
+        ptick, sstep = spec.price_to_ticks, spec.qty_to_steps
+
+        def delta(order_id: int, user_id: int, is_buy: bool) -> OrderDelta:
+            d = deltas.get(order_id)
+            if d is None:
+                d = deltas[order_id] = OrderDelta(user_id=user_id, is_buy=is_buy)
+            return d
+
+        for kind, pk in entries:
+            if (kind, pk) in seen:
+                continue
+            seen.add((kind, pk))
+            if kind == streams.PLACE:
+                row = orders.get(pk)
+                if row is None or row[12] is not None or row[13] != "NEW" or row[14] != info.id:
+                    continue  # unknown, already sequenced, or not this market's
+                (oid, uid, side, otype, tif, stp, price, stop, qty, qqty, _f, rr, *_rest) = row
+                is_buy = side == "BUY"
+                command = PlaceOrder(
+                    order_id=oid, user_id=uid, side=Side.BUY if is_buy else Side.SELL,
+                    order_type=OrderType(otype), tif=TimeInForce(tif),
+                    price=ptick(price) if price is not None else None,
+                    qty=sstep(qty) if qty is not None else None,
+                    quote_qty=spec.quote_to_units(qqty) if qqty is not None else None,
+                    stop_price=ptick(stop) if stop is not None else None,
+                    stp=StpMode(stp),
+                    reserve=spec.quote_to_units(rr) if is_buy else sstep(rr),
+                )
+                seq += 1
+                d = delta(oid, uid, is_buy)
+                d.seq = seq
+                d.priority = seq * PRIORITY_SCALE
+                result.placements += 1
+            else:
+                row = commands.get(pk)
+                if row is None or row[8] is not None or row[9] != info.id:
+                    continue
+                (cid, ckind, order_id, uid, new_price, new_qty, extra, status, _s, _m,
+                 filled, oside) = row
+                extra_units = 0
+                if ckind == "CANCEL":
+                    command = CancelOrder(order_id=order_id, user_id=None)
+                elif ckind == "CANCEL_ALL":
+                    command = CancelAll(user_id=uid)
+                elif ckind == "STATUS":
+                    command = SetStatus(status=BookStatus(status))
+                else:  # AMEND: quantity is the new total; the engine wants the open quantity
+                    is_buy = oside == "BUY"
+                    extra_units = (spec.quote_to_units(extra) if is_buy else sstep(extra))
+                    new_open = None
+                    if new_qty is not None:
+                        done = deltas[order_id].fill if order_id in deltas else 0
+                        new_open = sstep(new_qty) - sstep(filled) - done
+                    if new_open is not None and new_open <= 0:
+                        command = None
+                    else:
+                        command = AmendOrder(
+                            order_id=order_id, user_id=uid,
+                            new_price=ptick(new_price) if new_price is not None else None,
+                            new_qty=new_open, extra_reserve=extra_units)
+                seq += 1
+                if command is None:  # amend below the filled quantity: refused here
+                    payload = {"t": "X", "c": cid}
+                    events = [CommandRejected(seq=0, command="AMEND", order_id=order_id,
+                                              user_id=uid, reason="AMEND_NOT_ALLOWED")]
+                    log.append((seq, payload))
+                else:
+                    events = None
+                command_updates.append((cid, seq, "APPLIED"))
+            if command is not None:
+                log.append((seq, payloads.encode(command)))
+                events = book.apply(command)
+            outcome = "APPLIED"
+            index = 0
+            for index, event in enumerate(events):
+                cls = event.__class__
+                if cls is Traded:
+                    fills.append((seq, index, event))
+                    maker_buy = event.maker_side is Side.BUY
+                    m = delta(event.maker_order_id, event.maker_user_id, maker_buy)
+                    t = delta(event.taker_order_id, event.taker_user_id, not maker_buy)
+                    m.fill += event.qty
+                    t.fill += event.qty
+                    m.quote += event.quote_qty
+                    t.quote += event.quote_qty
+                    m.reserve += event.maker_consumed + event.maker_released
+                    t.reserve += event.taker_consumed + event.taker_released
+                    m.released += event.maker_released
+                    t.released += event.taker_released
+                    if event.maker_remaining == 0:
+                        m.status = "FILLED"
+                    if event.taker_remaining == 0:
+                        t.status = "FILLED"
+                elif cls is OrderAccepted:
+                    pass
+                elif cls is OrderCancelled or cls is OrderExpired or cls is OrderRejected:
+                    d = deltas.get(event.order_id)
+                    if d is None:
+                        d = delta(event.order_id, event.user_id,
+                                  self._is_buy(event.order_id, orders))
+                    d.reserve += event.released
+                    d.released += event.released
+                    d.status = ("CANCELED" if cls is OrderCancelled else
+                                "EXPIRED" if cls is OrderExpired else "REJECTED")
+                    d.reason = event.reason.value if hasattr(event.reason, "value") else str(
+                        event.reason)
+                elif cls is OrderTriggered:
+                    d = deltas.get(event.order_id) or delta(
+                        event.order_id, event.user_id, self._is_buy(event.order_id, orders))
+                    d.triggered = True
+                    d.priority = seq * PRIORITY_SCALE + index
+                elif cls is OrderAmended:
+                    d = deltas.get(event.order_id) or delta(event.order_id, event.user_id,
+                                                             oside == "BUY")
+                    d.reserve += event.released
+                    d.released += event.released
+                    d.price = event.price
+                    if new_qty is not None:
+                        d.quantity = new_qty
+                    if not event.priority_kept:
+                        d.priority = seq * PRIORITY_SCALE
+                elif cls is CommandRejected:
+                    outcome = event.reason.value if hasattr(event.reason, "value") else str(
+                        event.reason)
+                    if event.command == "AMEND" and extra_units:
+                        d = deltas.get(order_id) or delta(order_id, uid, oside == "BUY")
+                        d.reserve += extra_units
+                        d.released += extra_units
+            if kind != streams.PLACE and outcome != "APPLIED":
+                command_updates[-1] = (command_updates[-1][0], seq, outcome)
+        result.applied = seq - self.last_sequence
+        result.match_ms = (time.perf_counter() - started) * 1000
+        changes = book.take_depth_changes()
+        if result.applied == 0:
+            return result
+        crash_point("after_read")
+        commit_started = time.perf_counter()
+        self._commit(result, seq, deltas, fills, log, command_updates, changes, now)
+        result.commit_ms = (time.perf_counter() - commit_started) * 1000
+        self.last_sequence = seq
+        result.last_sequence = seq
+        return result
+
+    def _is_buy(self, order_id: int, orders: dict) -> bool:
+        row = orders.get(order_id)
+        if row is not None:
+            return row[2] == "BUY"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT side FROM orders_order WHERE id = %s", [order_id])
+            return cursor.fetchone()[0] == "BUY"
+
+    # ----------------------------------------------------------------- commit
+
+    def _commit(self, result, seq, deltas, fills, log, command_updates, changes, now):
+        info, spec = self.info, self.spec
+        qunit, step, tick = self.quote_unit, info.step, info.tick
+        now = now if now is not None else time.time()
+        now_dt = datetime.fromtimestamp(now, tz=UTC)
+        now_ms = int(now * 1000)
+        if changes is not None:
+            first = changes.first_update_id + self.depth_offset
+            last = changes.last_update_id + self.depth_offset
+            result.depth_update = {
+                "U": first, "u": last,
+                "bids": [[str(p * tick), str(q * step)] for p, q in changes.bids],
+                "asks": [[str(p * tick), str(q * step)] for p, q in changes.asks],
+            }
+            depth_id = last
+        else:
+            depth_id = self.depth_update_id
+
+        # Trades with fees (fee in the asset received, maker or taker rate).
+        trade_cols = [[] for _ in range(12)]
+        trade_meta = []
+        for tseq, index, ev in fills:
+            maker_buy = ev.maker_side is Side.BUY
+            base_qty = ev.qty * step
+            quote_qty = ev.quote_qty * qunit
+            buyer_rate = info.maker_fee if maker_buy else info.taker_fee
+            seller_rate = info.taker_fee if maker_buy else info.maker_fee
+            buyer_fee = fee_compute(amount=base_qty, rate=buyer_rate,
+                                    precision=info.base_precision)
+            seller_fee = fee_compute(amount=quote_qty, rate=seller_rate,
+                                     precision=info.quote_precision)
+            if maker_buy:
+                buy_o, sell_o = ev.maker_order_id, ev.taker_order_id
+                buyer, seller = ev.maker_user_id, ev.taker_user_id
+            else:
+                buy_o, sell_o = ev.taker_order_id, ev.maker_order_id
+                buyer, seller = ev.taker_user_id, ev.maker_user_id
+            price = ev.price * tick
+            for col, value in zip(trade_cols, (
+                    tseq, index, price, base_qty, quote_qty, buy_o, sell_o, buyer, seller,
+                    "SELL" if maker_buy else "BUY", buyer_fee, seller_fee), strict=True):
+                col.append(value)
+            trade_meta.append((price, base_qty, quote_qty, buyer_fee, seller_fee, maker_buy,
+                               buy_o, sell_o, buyer, seller))
+
+        order_ids = sorted(deltas)
+        with transaction.atomic(durable=True), connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE matching_marketcheckpoint SET epoch = %s, last_sequence = %s, "
+                "depth_update_id = %s, updated_at = now() "
+                "WHERE market_id = %s AND epoch <= %s AND last_sequence = %s",
+                [self.epoch, seq, depth_id, info.id, self.epoch, self.last_sequence])
+            if cursor.rowcount != 1:
+                raise Fenced(f"{info.symbol}: epoch {self.epoch} no longer owns the market")
+            trade_ids: list[int] = []
+            if fills:
+                cursor.execute(
+                    "INSERT INTO marketdata_trade (market_id, sequence, match_index, price, "
+                    "quantity, quote_quantity, buy_order_id, sell_order_id, buyer_id, seller_id, "
+                    "taker_side, buyer_fee, seller_fee, created_at) "
+                    "SELECT %s, s, i, p, q, qq, bo, so, b, sl, ts, bf, sf, %s FROM unnest(%s::bigint[], %s::int[], %s::numeric[], "
+                    "%s::numeric[], %s::numeric[], %s::bigint[], %s::bigint[], %s::bigint[], "
+                    "%s::bigint[], %s::text[], %s::numeric[], %s::numeric[]) WITH ORDINALITY "
+                    "AS v(s, i, p, q, qq, bo, so, b, sl, ts, bf, sf, n) ORDER BY n "
+                    "RETURNING id, sequence, match_index",
+                    [info.id, now_dt, *trade_cols])
+                by_key = {(s, i): tid for tid, s, i in cursor.fetchall()}
+                trade_ids = [by_key[(s, i)] for s, i in zip(trade_cols[0], trade_cols[1],
+                                                              strict=True)]
+            crash_point("in_commit")
+            if order_ids:
+                cols = [[] for _ in range(12)]
+                for oid in order_ids:
+                    d = deltas[oid]
+                    unit = qunit if d.is_buy else step
+                    for col, value in zip(cols, (
+                            oid, d.seq, d.priority, d.triggered, d.fill * step, d.quote * qunit,
+                            d.reserve * unit, d.status, d.reason,
+                            d.price * tick if d.price is not None else None, d.quantity,
+                            "PARTIALLY_FILLED" if d.fill else None), strict=True):
+                        col.append(value)
+                cursor.execute(
+                    "UPDATE orders_order o SET sequence = COALESCE(o.sequence, v.seq), "
+                    "priority = COALESCE(v.prio, o.priority), triggered = o.triggered OR v.trig, "
+                    "filled_quantity = o.filled_quantity + v.dfill, "
+                    "cumulative_quote = o.cumulative_quote + v.dquote, "
+                    "reserve_remaining = o.reserve_remaining - v.dres, "
+                    "status = COALESCE(v.status, v.partial, o.status), "
+                    "reason = COALESCE(v.reason, o.reason), price = COALESCE(v.price, o.price), "
+                    "quantity = COALESCE(v.qty, o.quantity), updated_at = %s "
+                    "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bool[], "
+                    "%s::numeric[], %s::numeric[], %s::numeric[], %s::text[], %s::text[], "
+                    "%s::numeric[], %s::numeric[], %s::text[]) "
+                    "AS v(id, seq, prio, trig, dfill, dquote, dres, status, reason, price, qty, "
+                    "partial) WHERE o.id = v.id RETURNING o.id, o.user_id, o.client_order_id, "
+                    "o.side, o.type, o.time_in_force, o.status, o.price, o.stop_price, "
+                    "o.quantity, o.quote_order_qty, o.filled_quantity, o.cumulative_quote, "
+                    "o.reason, o.created_at, o.updated_at",
+                    [now_dt, *cols])
+                result.order_rows = cursor.fetchall()
+            if command_updates:
+                cursor.execute(
+                    "UPDATE orders_ordercommand c SET sequence = v.seq, outcome = v.outcome "
+                    "FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS v(id, seq, outcome) "
+                    "WHERE c.id = v.id",
+                    [[c[0] for c in command_updates], [c[1] for c in command_updates],
+                     [c[2] for c in command_updates]])
+            cursor.execute(
+                "INSERT INTO matching_commandlog (market_id, sequence, payload) "
+                "SELECT %s, s, p FROM unnest(%s::bigint[], %s::jsonb[]) AS v(s, p)",
+                [info.id, [s for s, _ in log], [payloads.dumps(p) for _, p in log]])
+            if fills:
+                self._upsert_candles(cursor, trade_meta, now_dt)
+            settle_fills = [
+                SettlementFill(trade_id=tid, buyer_id=m[8], seller_id=m[9],
+                               base_asset_id=info.base_id, quote_asset_id=info.quote_id,
+                               base_qty=m[1], quote_qty=m[2], buyer_fee=m[3], seller_fee=m[4])
+                for tid, m in zip(trade_ids, trade_meta, strict=True)
+            ]
+            releases = []
+            for oid in order_ids:
+                d = deltas[oid]
+                if d.released:
+                    releases.append(SettlementRelease(
+                        user_id=d.user_id, asset_id=info.quote_id if d.is_buy else info.base_id,
+                        amount=d.released * (qunit if d.is_buy else step), order_id=oid))
+            funds_settle(fills=settle_fills, releases=releases)
+        self.depth_update_id = depth_id
+
+        # What the publisher needs, built outside the transaction.
+        for tid, m in zip(trade_ids, trade_meta, strict=True):
+            price, base_qty, quote_qty, buyer_fee, seller_fee, maker_buy, bo, so, b, s = m
+            result.trades.append({
+                "id": tid, "market": info.symbol, "price": str(price), "quantity": str(base_qty),
+                "quote_quantity": str(quote_qty), "taker_side": "SELL" if maker_buy else "BUY",
+                "buy_order_id": bo, "sell_order_id": so, "buyer_id": b, "seller_id": s,
+                "time": now_ms,
+                "_fees": (buyer_fee, seller_fee, maker_buy),
+            })
+        for d in deltas.values():
+            result.touched_balances.add((d.user_id, info.base_id))
+            result.touched_balances.add((d.user_id, info.quote_id))
+
+    def _upsert_candles(self, cursor, trade_meta, now_dt) -> None:
+        minute = now_dt.replace(second=0, microsecond=0)
+        o = h = lo = c = None
+        vol = Decimal(0)
+        qvol = Decimal(0)
+        for price, base_qty, quote_qty, *_ in trade_meta:
+            if o is None:
+                o = h = lo = price
+            h = max(h, price)
+            lo = min(lo, price)
+            c = price
+            vol += base_qty
+            qvol += quote_qty
+        cursor.execute(
+            "INSERT INTO marketdata_candle (market_id, open_time, open, high, low, close, volume, "
+            "quote_volume, trade_count) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (market_id, open_time) DO UPDATE SET "
+            "high = GREATEST(marketdata_candle.high, EXCLUDED.high), "
+            "low = LEAST(marketdata_candle.low, EXCLUDED.low), close = EXCLUDED.close, "
+            "volume = marketdata_candle.volume + EXCLUDED.volume, "
+            "quote_volume = marketdata_candle.quote_volume + EXCLUDED.quote_volume, "
+            "trade_count = marketdata_candle.trade_count + EXCLUDED.trade_count",
+            [self.info.id, minute, o, h, lo, c, vol, qvol, len(trade_meta)])
+
+    # ----------------------------------------------------------------- views
+
+    def depth_snapshot(self) -> dict:
+        snap = self.book.depth_snapshot(limit=self.depth_levels)
+        tick, step = self.info.tick, self.info.step
+        return {
+            "lastUpdateId": snap.update_id + self.depth_offset,
+            "bids": [[str(p * tick), str(q * step)] for p, q in snap.bids],
+            "asks": [[str(p * tick), str(q * step)] for p, q in snap.asks],
+        }
+
+
+def fills_for_orders(trades: list[dict], info: MarketInfo) -> dict[int, list[dict]]:
+    """Per order id, the fill records of the contract's private order updates."""
+    out: dict[int, list[dict]] = defaultdict(list)
+    for t in trades:
+        buyer_fee, seller_fee, maker_buy = t["_fees"]
+        base = {"trade_id": t["id"], "price": t["price"], "quantity": t["quantity"]}
+        out[t["buy_order_id"]].append({**base, "fee": str(buyer_fee),
+                                       "fee_asset": info.base_symbol, "is_maker": maker_buy})
+        out[t["sell_order_id"]].append({**base, "fee": str(seller_fee),
+                                        "fee_asset": info.quote_symbol,
+                                        "is_maker": not maker_buy})
+    return out
