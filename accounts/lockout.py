@@ -64,8 +64,10 @@ def failure_register(*, email: str, ip: str | None) -> int:
     for fail_key, lock_key, limit in _keys(email, ip):
         pipe = client.pipeline(transaction=True)
         pipe.incr(fail_key)
-        pipe.expire(fail_key, conf["WINDOW_SECONDS"], nx=True)
-        count, _ = pipe.execute()
+        pipe.ttl(fail_key)
+        count, ttl = pipe.execute()
+        if ttl < 0:  # the window starts at the first failure (EXPIRE NX needs Redis 7)
+            client.expire(fail_key, conf["WINDOW_SECONDS"])
         if count >= limit:
             client.set(lock_key, 1, ex=conf["LOCKOUT_SECONDS"])
             client.delete(fail_key)

@@ -126,6 +126,8 @@ def verify_email_resend_view(request):
 
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = PasswordResetEmailForm
+    email_template_name = "accounts/email/password_reset.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
     template_name = "accounts/password_reset.html"
     success_url = reverse_lazy("accounts:password_reset_done")
 
