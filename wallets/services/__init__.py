@@ -10,11 +10,39 @@ from wallets.services.balances import (
     demo_topup,
     trades_settle,
 )
+from wallets.services.deposits import (
+    chain_deposit_simulate,
+    deposit_address_get,
+    deposit_credit,
+    deposits_confirmations_advance,
+)
+from wallets.services.withdrawals import (
+    withdrawal_address_add,
+    withdrawal_address_remove,
+    withdrawal_approve,
+    withdrawal_cancel,
+    withdrawal_complete,
+    withdrawal_payout,
+    withdrawal_reject,
+    withdrawal_request,
+)
 
 __all__ = [
     "adjustment_post",
     "balance_release",
     "balance_reserve",
+    "chain_deposit_simulate",
     "demo_topup",
+    "deposit_address_get",
+    "deposit_credit",
+    "deposits_confirmations_advance",
     "trades_settle",
+    "withdrawal_address_add",
+    "withdrawal_address_remove",
+    "withdrawal_approve",
+    "withdrawal_cancel",
+    "withdrawal_complete",
+    "withdrawal_payout",
+    "withdrawal_reject",
+    "withdrawal_request",
 ]

@@ -45,3 +45,23 @@ def _allow_flushing_audit_log(django_db_setup, django_db_blocker):
     toggle("DISABLE")
     yield
     toggle("ENABLE")
+
+
+@pytest.fixture
+def eager_celery():
+    from exchange.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def market(btc, usdt):
+    from marketdata.models import Market
+
+    return Market.objects.create(symbol="BTC-USDT", base=btc, quote=usdt,
+                                 tick_size=Decimal("0.01"), step_size=Decimal("0.00001"),
+                                 min_qty=Decimal("0.00001"), max_qty=Decimal("1000"),
+                                 min_notional=Decimal("5"))
