@@ -5,6 +5,7 @@ page's scripts from /api/v1 and the WebSocket streams."""
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 from marketdata.models import Market
 from wallets.models import Asset
@@ -44,6 +45,7 @@ def trade_default(request):
     return redirect("trade", symbol=first.symbol)
 
 
+@ensure_csrf_cookie
 def trade(request, symbol: str):
     market = get_object_or_404(Market.objects.select_related("base", "quote"),
                                symbol=symbol.upper())
@@ -60,6 +62,7 @@ def trade(request, symbol: str):
 
 
 @login_required
+@ensure_csrf_cookie
 def wallet(request):
     assets = list(Asset.objects.order_by("symbol"))
     return render(request, "ui/wallet.html", {
@@ -74,6 +77,7 @@ def wallet(request):
 
 
 @login_required
+@ensure_csrf_cookie
 def account(request):
     return render(request, "ui/account.html", {
         "page_config": {"email": request.user.email},
