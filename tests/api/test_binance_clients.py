@@ -50,7 +50,8 @@ def test_python_binance(bourse):
     assert buy["fills"] and Decimal(buy["fills"][0]["qty"]) == Decimal("0.4")
     trades = _wait(lambda: alice.get_recent_trades(symbol=bourse.symbol))
     assert Decimal(trades[-1]["price"]) == Decimal("100")
-    klines = _wait(lambda: alice.get_klines(symbol=bourse.symbol, interval=Client.KLINE_INTERVAL_1MINUTE))
+    klines = _wait(lambda: alice.get_klines(symbol=bourse.symbol,
+                                            interval=Client.KLINE_INTERVAL_1MINUTE))
     assert Decimal(klines[-1][5]) >= Decimal("0.4")
     mine = alice.get_my_trades(symbol=bourse.symbol)
     assert mine[0]["isBuyer"] is True and mine[0]["isMaker"] is False
@@ -117,8 +118,8 @@ def test_ccxt(bourse):
 
     def exchange(trader):
         ex = ccxt.binance({"apiKey": trader.key, "secret": trader.secret,
-                           "options": {"fetchMarkets": ["spot"], "fetchCurrencies": False, "fetchMargins": False,
-                                       "defaultType": "spot"}})
+                           "options": {"fetchMarkets": ["spot"], "fetchCurrencies": False,
+                                       "fetchMargins": False, "defaultType": "spot"}})
         api = f"{bourse.base_url}/api/v3"
         ex.urls["api"] = {**ex.urls["api"], "public": api, "private": api}
         return ex
