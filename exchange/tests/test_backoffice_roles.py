@@ -141,3 +141,27 @@ def test_roles_exist_with_their_custom_permissions():
     for role in ROLES:
         assert not any(p.startswith(("wallets.change_", "wallets.add_", "wallets.delete_"))
                        for p in perms(role))
+
+
+def test_staff_enter_through_the_real_login_with_a_totp_code(world):
+    """Password, then a TOTP code from the staff member's confirmed device (the accounts
+    login flow, which calls django_otp.login), then the admin opens."""
+    from django.test import Client
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    staff = make_staff(FINANCE)
+    device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+    client = Client()
+    # /admin/ sends an unverified visitor to the one login page.
+    assert client.get("/admin/wallets/balance/").status_code == 302
+    step1 = client.post("/accounts/login/?next=/admin/",
+                        {"email": staff.email, "password": "pw-123456789"})
+    assert step1.status_code == 302 and "otp" in step1["Location"]
+    # Still not in: the password alone does not open the back office.
+    assert client.get("/admin/wallets/balance/").status_code == 302
+    code = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token()
+    step2 = client.post(step1["Location"], {"code": f"{code:06d}"})
+    assert step2.status_code == 302
+    assert client.get("/admin/wallets/balance/").status_code == 200
+    assert client.get("/admin/marketdata/market/").status_code == 403
