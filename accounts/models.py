@@ -1,6 +1,9 @@
+import os
+
 from django.conf import settings
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 
 
@@ -170,10 +173,24 @@ class KycSubmission(models.Model):
         return f"KYC tier {self.tier} {self.status} ({self.user_id})"
 
 
-def _private_storage():
-    from django.core.files.storage import FileSystemStorage
+class PrivateStorage(FileSystemStorage):
+    """Files under ``settings.PRIVATE_MEDIA_ROOT`` (read at use, so tests can move it);
+    no URL: they are served only through permission-checking views."""
 
-    return FileSystemStorage(location=settings.PRIVATE_MEDIA_ROOT, base_url=None)
+    @property
+    def base_location(self):
+        return str(settings.PRIVATE_MEDIA_ROOT)
+
+    @property
+    def location(self):
+        return os.path.abspath(self.base_location)
+
+    def url(self, name):
+        raise ValueError("Private files have no public URL.")
+
+
+def _private_storage():
+    return PrivateStorage()
 
 
 class KycDocument(models.Model):
