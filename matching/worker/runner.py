@@ -90,7 +90,7 @@ class Matcher:
                     time.sleep(0.2)
                     continue
                 idle = self.step()
-                if idle and self.exit_when_idle:
+                if idle and self.exit_when_idle and set(self.runners) >= set(self.all_symbols()):
                     break
         finally:
             for symbol in list(self.runners):
