@@ -92,8 +92,8 @@ class RestingOrder:
     """An open order as stored outside the engine, for :meth:`OrderBook.rebuild`.
 
     ``qty`` is the open quantity and ``reserve`` what is still locked for it (``None``: the
-    canonical amount). Stop types are restored as pending stops; other types rest at
-    ``price``.
+    canonical amount). A stop type with a ``stop_price`` is restored as a pending stop;
+    everything else (a triggered STOP_LOSS_LIMIT has ``stop_price=None``) rests at ``price``.
     """
 
     order_id: int
@@ -910,7 +910,7 @@ class OrderBook:
             side = Side(order.side)
             order_type = OrderType(order.order_type)
             stp = StpMode(order.stp)
-            if order_type in _STOP_TYPES:
+            if order_type in _STOP_TYPES and order.stop_price is not None:
                 book._add_stop(PendingStop(order.order_id, order.user_id, side, order_type,
                                            TimeInForce(order.tif), order.price, order.qty,
                                            order.quote_qty, order.stop_price, stp,

@@ -5,7 +5,8 @@ time-in-force values, STP modes, a few invalid ones, cancels, amendments, status
 dump/restore round trips) to :class:`OrderBook` and to the naive
 :class:`~matching.tests.reference_book.ReferenceBook`, and after every step checks that
 the events are equal, the depth is equal, the open orders are equal, the reported depth
-changes cover every level that changed, and ``check_invariants()`` holds.
+changes cover every level that changed, every order's reservation balances
+(:class:`~matching.tests.ledger.ReservationLedger`), and ``check_invariants()`` holds.
 
 Prices are drawn from a narrow range so that orders cross, share levels and hit the band.
 """
@@ -30,6 +31,7 @@ from matching.engine import (
     TimeInForce,
 )
 
+from .ledger import ReservationLedger
 from .reference_book import ReferenceBook
 
 STEPS = [0]
@@ -50,7 +52,7 @@ class EngineMatchesReference(RuleBasedStateMachine):
         self.reference = ReferenceBook(band_bps=band_bps, reference_price=reference_price)
         self.next_order_id = 1
         self.used_ids: list[int] = []
-        self.depth_before = self.reference.depth()
+        self.ledger = ReservationLedger()
 
     # -- driving both books --------------------------------------------------------------
 
@@ -60,6 +62,7 @@ class EngineMatchesReference(RuleBasedStateMachine):
         engine_events = self.book.apply(command)
         reference_events = self.reference.apply(command)
         assert engine_events == reference_events, (command, engine_events, reference_events)
+        self.ledger.record(engine_events)  # reserve == consumed + released, per order
         self.check_depth_changes(depth_before)
 
     def check_depth_changes(self, before):
