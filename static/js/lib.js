@@ -7,9 +7,9 @@
 export const API = {
   markets: "/api/v1/markets",
   tickers: "/api/v1/tickers",
-  depth: (m, limit = 50) => `/api/v1/depth?market=${m}&limit=${limit}`,
-  trades: (m, limit = 60) => `/api/v1/trades?market=${m}&limit=${limit}`,
-  candles: (m, iv, limit = 300) => `/api/v1/candles?market=${m}&interval=${iv}&limit=${limit}`,
+  depth: (m, limit = 50) => `/api/v1/markets/${m}/depth?limit=${limit}`,
+  trades: (m, limit = 60) => `/api/v1/markets/${m}/trades?limit=${limit}`,
+  candles: (m, iv, limit = 300) => `/api/v1/markets/${m}/candles?interval=${iv}&limit=${limit}`,
   orders: "/api/v1/orders",
   order: (id) => `/api/v1/orders/${id}`,
   openOrders: (m) => `/api/v1/orders/open${m ? `?market=${m}` : ""}`,
@@ -23,7 +23,7 @@ export const API = {
   withdrawals: "/api/v1/withdrawals",
   addressBook: "/api/v1/address-book",
   ledger: "/api/v1/ledger",
-  securityEvents: "/api/v1/account/security-events",
+  securityEvents: "/api/v1/security-events",
   sessions: "/api/v1/account/sessions",
   stream: "/ws/v1",
 };
@@ -130,14 +130,17 @@ export function emptyRow(tbody, cols, text) { tbody.replaceChildren(el("tr", {},
 export function pageConfig() { const n = document.getElementById("page-config"); return n ? JSON.parse(n.textContent) : {}; }
 
 // ---------------------------------------------------------------- live stream
-// One WebSocket per page. Reconnects with capped exponential backoff; after every
+// One WebSocket per page (/ws/v1, docs/MARKETDATA.md): {"op": "subscribe", "streams":
+// ["BTC-USDT@trades", "BTC-USDT@depth", "private", ...], "snapshot": true}; the depth
+// snapshot then arrives on the socket itself, exactly the state the following diffs
+// apply to. Reconnects with capped exponential backoff; after every
 // (re)connection it re-sends the subscriptions and calls onOpen so the page can resync
 // its state from REST (depth snapshot, open orders, balances). The topbar #conn badge
 // shows "Live" or "Disconnected".
 export class Stream {
   constructor({ subscriptions = [], onMessage, onOpen, onClose } = {}) {
     this.subscriptions = subscriptions; this.onMessage = onMessage; this.onOpen = onOpen; this.onClose = onClose;
-    this.backoff = 500; this.ws = null; this.closed = false; this.badge = document.getElementById("conn");
+    this.backoff = 500; this.ws = null; this.ids = 0; this.closed = false; this.badge = document.getElementById("conn");
     this.connect();
   }
   url() { return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${API.stream}`; }
@@ -154,7 +157,7 @@ export class Stream {
     this.ws = ws;
     ws.onopen = () => {
       this.backoff = 500; this.setStatus(true);
-      if (this.subscriptions.length) this.send({ op: "subscribe", streams: this.subscriptions });
+      if (this.subscriptions.length) this.send({ op: "subscribe", id: ++this.ids, streams: this.subscriptions, snapshot: true });
       this.onOpen && this.onOpen();
     };
     ws.onmessage = (ev) => {
@@ -167,8 +170,8 @@ export class Stream {
   }
   retry() { const wait = this.backoff; this.backoff = Math.min(this.backoff * 2, 8000); setTimeout(() => this.connect(), wait + Math.random() * 250); }
   send(obj) { if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(obj)); }
-  subscribe(streams) { this.subscriptions.push(...streams); this.send({ op: "subscribe", streams }); }
-  unsubscribe(streams) { this.subscriptions = this.subscriptions.filter((s) => !streams.includes(s)); this.send({ op: "unsubscribe", streams }); }
+  subscribe(streams) { this.subscriptions.push(...streams); this.send({ op: "subscribe", id: ++this.ids, streams, snapshot: true }); }
+  unsubscribe(streams) { this.subscriptions = this.subscriptions.filter((s) => !streams.includes(s)); this.send({ op: "unsubscribe", id: ++this.ids, streams }); }
   close() { this.closed = true; this.ws && this.ws.close(); }
 }
 // The native format (marketdata/streaming/formats.py): {"stream": "trades"|"depth"|

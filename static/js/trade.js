@@ -67,6 +67,7 @@ function setLevels(map, levels) {
   for (const [p, q] of levels) { const d = dec(q); if (!d || dzero(d)) map.delete(p); else map.set(p, q); }
 }
 function applyDepthSnapshot(snap) {
+  book.syncing = false;
   book.bids.clear(); book.asks.clear();
   setLevels(book.bids, snap.bids || []); setLevels(book.asks, snap.asks || []);
   book.lastUpdateId = Number(snap.lastUpdateId ?? snap.last_update_id ?? 0);
@@ -88,7 +89,7 @@ function applyDepthDiff(d) {
   const U = Number(d.U), u = Number(d.u);
   if (book.lastUpdateId === -1) { setLevels(book.bids, d.bids || []); setLevels(book.asks, d.asks || []); schedule("book"); return; }
   if (u <= book.lastUpdateId) return;                  // already in the snapshot
-  if (U > book.lastUpdateId + 1) { resyncDepth(); return; }  // a gap: start again
+  if (U > book.lastUpdateId + 1) { resubscribeDepth(); return; }  // a gap: start again
   setLevels(book.bids, d.bids || []); setLevels(book.asks, d.asks || []);
   book.lastUpdateId = u;
   schedule("book");
@@ -209,7 +210,9 @@ function renderCandle() {
 }
 document.querySelector(".chart-toolbar").addEventListener("click", (e) => {
   const b = e.target.closest("[data-interval]"); if (!b) return;
+  stream.unsubscribe([`${SYMBOL}@candles_${interval}`]);
   interval = b.dataset.interval;
+  stream.subscribe([`${SYMBOL}@candles_${interval}`]);
   for (const x of document.querySelectorAll(".chart-toolbar [data-interval]")) x.setAttribute("aria-pressed", String(x === b));
   loadCandles();
 });
@@ -461,15 +464,21 @@ async function loadTicker() {
   const t = rows(r.data).find((x) => (x.market ?? x.symbol) === SYMBOL || x.symbol === SYMBOL.replace("-", ""));
   applyTicker(t || (r.data && r.data[SYMBOL]));
 }
-function resyncAll() {
-  return Promise.all([resyncDepth(), loadTrades(), loadTicker(), loadBalances(), loadOrders()]);
+// After a (re)connect the socket sends the depth snapshot (subscribe with snapshot);
+// REST fills in the rest. While the socket is down, REST depth stands in for it.
+function resyncAll({ depth = false } = {}) {
+  return Promise.all([depth ? resyncDepth() : null, loadTrades(), loadTicker(), loadBalances(), loadOrders()]);
+}
+function resubscribeDepth() {
+  book.lastUpdateId = null; book.syncing = true; book.buffer = [];
+  stream.unsubscribe([`${SYMBOL}@depth`]); stream.subscribe([`${SYMBOL}@depth`]);
 }
 let pollTimer = null;
 const stream = new Stream({
-  subscriptions: [`${SYMBOL}@depth`, `${SYMBOL}@trade`, `${SYMBOL}@ticker`, `${SYMBOL}@kline_${interval}`],
-  onOpen: () => { clearInterval(pollTimer); pollTimer = null; resyncAll(); },
+  subscriptions: [`${SYMBOL}@depth`, `${SYMBOL}@trades`, `${SYMBOL}@ticker`, `${SYMBOL}@candles_${interval}`, ...(cfg.authenticated ? ["private"] : [])],
+  onOpen: () => { clearInterval(pollTimer); pollTimer = null; book.lastUpdateId = null; book.syncing = true; resyncAll(); },
   // While the stream is down, poll REST so balances and orders still move.
-  onClose: () => { if (!pollTimer) pollTimer = setInterval(resyncAll, 3000); },
+  onClose: () => { if (!pollTimer) pollTimer = setInterval(() => resyncAll({ depth: true }), 3000); },
   onMessage: ({ channel, market, data }) => {
     if (market && market !== SYMBOL) return;
     if (channel === "depth" || channel === "depth@100ms") applyDepthDiff(data);
@@ -481,5 +490,5 @@ const stream = new Stream({
   },
 });
 window.__bourse.stream = stream;
-resyncAll().then(() => { perf.loaded = performance.now(); document.documentElement.dataset.ready = "1"; });
+resyncAll({ depth: true }).then(() => { perf.loaded = performance.now(); document.documentElement.dataset.ready = "1"; });
 loadCandles();
