@@ -3,6 +3,7 @@ Paths and parameter names are Binance's (docs/API.md lists what is supported).""
 
 from django.urls import path
 
+import exchange.openapi  # noqa: F401 - registers the signed-key OpenAPI scheme
 from exchange.binance.views import market, trading, userstream
 
 urlpatterns = [
