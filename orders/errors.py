@@ -52,6 +52,7 @@ ORDER_ERRORS: dict[str, OrderErrorSpec] = {
     "order_not_found": OrderErrorSpec(404, -2013, "Order does not exist."),
     "order_not_open": OrderErrorSpec(400, -2011, "Unknown order sent."),
     "amend_not_allowed": OrderErrorSpec(400, -2038, "Order amend rejected."),
+    "amend_pending": OrderErrorSpec(409, -2038, "Order amend rejected."),
 }
 
 

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
+from accounts.selectors import user_trading_check
 from marketdata.models import Market
 from matching import streams
 from orders import validation
@@ -23,23 +24,11 @@ from orders.errors import order_error
 from orders.funds import funds_reserve
 from orders.models import Order, OrderCommand
 
-try:
-    from accounts.selectors import user_trading_check
-except ImportError:  # pragma: no cover - TODO(accounts): remove once accounts.selectors lands
-    user_trading_check = None
-
 OPEN = (Order.Status.NEW, Order.Status.PARTIALLY_FILLED)
 
 
 def _trading_check(user) -> None:
-    if user_trading_check is not None:
-        user_trading_check(user=user)
-        return
-    # TODO(accounts): the contract's check replaces this minimal one.
-    if getattr(user, "is_frozen", False):
-        raise order_error("account_frozen", "This account is frozen.")
-    if getattr(user, "kyc_tier", 1) < 1:
-        raise order_error("kyc_required", "Complete identity verification to trade.")
+    user_trading_check(user=user)
 
 
 def _market(market) -> Market:
@@ -197,6 +186,10 @@ def order_amend(*, user, order_id: int, quantity: Decimal | None = None,
     base) reserves the difference now; the matcher releases what turns out unneeded."""
     with transaction.atomic(durable=True):
         order = _order_for_user(user=user, order_id=order_id, for_update=True)
+        if OrderCommand.objects.filter(order=order, kind=OrderCommand.Kind.AMEND,
+                                       sequence__isnull=True).exists():
+            # Its reservation depends on the pending one's outcome: one at a time.
+            raise order_error("amend_pending", "An amendment of this order is still pending.")
         market = Market.objects.select_related("base", "quote").get(pk=order.market_id)
         extra = validation.amend_extra_reserve(market=market, order=order, quantity=quantity,
                                                price=price)

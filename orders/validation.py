@@ -4,6 +4,7 @@ of the reference price; no writes."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
@@ -45,13 +46,22 @@ def reference_price(market: Market) -> Decimal | None:
     return last if last is not None else market.reference_price
 
 
+DECIMAL_RE = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
+
+
 def _decimal(name: str, value) -> Decimal | None:
+    """Strict amount parsing: plain decimal digits only (no sign, exponent, NaN, spaces);
+    JSON numbers arrive as ``Decimal`` (never float) and must look the same."""
     if value is None or value == "":
         return None
-    if isinstance(value, float):
+    if isinstance(value, float | bool):
         raise order_error("invalid_amount", f"{name} must be a decimal string.", **{name: "float"})
+    text = format(value, "f") if isinstance(value, Decimal | int) else str(value)
+    if not DECIMAL_RE.match(text):
+        raise order_error("invalid_amount", f"{name} is not a plain decimal number.",
+                          **{name: "invalid"})
     try:
-        result = Decimal(str(value)) if not isinstance(value, Decimal) else value
+        result = Decimal(text)
     except (InvalidOperation, ValueError):
         raise order_error("invalid_amount", f"{name} is not a number.",
                           **{name: "invalid"}) from None
