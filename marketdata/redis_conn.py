@@ -24,6 +24,9 @@ def async_client() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(id(loop))
     if client is None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL, health_check_interval=30)
+        # socket_timeout above the hub's XREAD BLOCK (5 s), so a blocking read is not
+        # mistaken for a dead connection.
+        client = aioredis.Redis.from_url(settings.REDIS_URL, health_check_interval=30,
+                                         socket_timeout=30, socket_connect_timeout=5)
         _async_clients[id(loop)] = client
     return client

@@ -45,10 +45,12 @@ def _load_symbols() -> set[str]:
     return set(Market.objects.values_list("symbol", flat=True))
 
 
-async def known_markets() -> set[str]:
-    """Market symbols, refreshed at most every 10 s per process."""
+async def known_markets(*, must_include: str | None = None) -> set[str]:
+    """Market symbols, refreshed every 10 s per process, or on a miss at most once a
+    second (a market created a moment ago is found; a flood of bad names costs nothing)."""
     global _symbols, _symbols_at
-    if time.monotonic() - _symbols_at > 10 or not _symbols:
+    age = time.monotonic() - _symbols_at
+    if age > 10 or (must_include is not None and must_include not in _symbols and age > 1):
         _symbols = await _load_symbols()
         _symbols_at = time.monotonic()
     return _symbols
@@ -179,6 +181,9 @@ class MarketDataConsumer(StreamConsumer):
         if listen_key:
             self.user_id = await listen_key_user_id_async(listen_key=listen_key)
             if self.user_id is None:
+                # Accept first so that the client sees the documented close code, not
+                # a bare HTTP 403.
+                await self.accept()
                 await self.close(code=CLOSE_UNAUTHORIZED)
                 return
         await self.start()
@@ -230,7 +235,7 @@ class MarketDataConsumer(StreamConsumer):
                                 "message": "Log in (session or listen key) for 'private'."})
                     return
                 topic = ("private", "", str(self.user_id))
-            elif topic[1] not in await known_markets():
+            elif topic[1] not in await known_markets(must_include=topic[1]):
                 self.reply({"op": "error", "id": request_id, "code": "unknown_market",
                             "message": f"Unknown market {topic[1]!r}."})
                 return
@@ -270,11 +275,13 @@ class SeedTradesConsumer(StreamConsumer):
 
     async def connect(self):
         query = parse_qs(self.scope.get("query_string", b"").decode())
-        markets = await known_markets()
         wanted = query.get("instrument")
+        # Every market: the list as of now (markets listed later need a reconnect).
+        markets = await known_markets(must_include=wanted[0].upper() if wanted else "*")
         if wanted:
             chosen = {w.upper() for w in wanted}
             if not chosen <= markets:
+                await self.accept()
                 await self.close(code=CLOSE_UNKNOWN_MARKET)
                 return
         else:
