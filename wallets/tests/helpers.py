@@ -1,5 +1,6 @@
 """Test helpers: funding through the ledger, 2FA backup codes, open orders with holds."""
 
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -58,10 +59,8 @@ def run_concurrently(functions, workers: int = 50) -> list:
 
     def call(fn):
         try:
-            try:
+            with contextlib.suppress(threading.BrokenBarrierError):
                 barrier.wait(timeout=30)
-            except threading.BrokenBarrierError:
-                pass
             return fn()
         except Exception as exc:
             return exc

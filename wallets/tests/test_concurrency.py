@@ -6,8 +6,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from urllib.parse import urlsplit, urlunsplit
 from decimal import Decimal
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.db import connection, transaction
@@ -71,7 +71,9 @@ def test_reservation_racing_a_withdrawal_never_both_never_negative(btc, user, ma
         def reserve():
             return order_with_hold(user=user, market=market, asset=btc, amount=D("1.0002"))
 
-        def withdraw(code=next(codes)):
+        code = next(codes)
+
+        def withdraw(code=code):
             return withdrawal_request(user=user, asset=btc, address=ADDRESS,
                                       amount=D("1"), otp_code=code)
 
