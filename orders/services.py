@@ -10,6 +10,7 @@ anything Redis lost.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from decimal import Decimal
@@ -254,9 +255,9 @@ def order_wait_final(*, order: Order, timeout: float) -> Order:
             pubsub = None
         while True:
             fresh = Order.objects.select_related("market").get(pk=order.pk)
-            if fresh.sequence is not None or not fresh.is_open:
-                if not fresh.cancel_requested or not fresh.is_open:
-                    return fresh
+            # Done: the matcher applied it and no cancel of it is still pending.
+            if not fresh.is_open or (fresh.sequence is not None and not fresh.cancel_requested):
+                return fresh
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return fresh
@@ -269,10 +270,8 @@ def order_wait_final(*, order: Order, timeout: float) -> Order:
                 time.sleep(min(remaining, 0.02))
     finally:
         if pubsub is not None:
-            try:
+            with contextlib.suppress(Exception):
                 pubsub.close()
-            except Exception:  # noqa: S110 - best effort
-                pass
 
 
 def new_client_order_id() -> str:

@@ -9,6 +9,8 @@ older holder can change any more.
 
 from __future__ import annotations
 
+import contextlib
+
 import redis
 from django.db import connection, transaction
 
@@ -68,7 +70,5 @@ def lease_renew(client: redis.Redis, *, symbol: str, owner: str,
 
 
 def lease_release(client: redis.Redis, *, symbol: str, owner: str) -> None:
-    try:
+    with contextlib.suppress(redis.RedisError):
         client.eval(_RELEASE, 1, streams.lease_key(symbol), owner)
-    except redis.RedisError:
-        pass

@@ -112,8 +112,8 @@ class MarketInfo:
                 "SELECT m.id, m.symbol, m.base_id, m.quote_id, b.symbol, q.symbol, b.precision, "
                 "q.precision, m.maker_fee, m.taker_fee, m.tick_size, m.step_size, "
                 "m.price_band_pct, m.reference_price, m.status FROM marketdata_market m "
-                "JOIN wallets_asset b ON b.id = m.base_id JOIN wallets_asset q ON q.id = m.quote_id "
-                "WHERE m.symbol = %s", [symbol])
+                "JOIN wallets_asset b ON b.id = m.base_id "
+                "JOIN wallets_asset q ON q.id = m.quote_id WHERE m.symbol = %s", [symbol])
             row = cursor.fetchone()
         if row is None:
             raise LookupError(f"unknown market {symbol}")
@@ -374,7 +374,7 @@ class MarketRunner:
     # ----------------------------------------------------------------- commit
 
     def _commit(self, result, seq, deltas, fills, log, command_updates, changes, now):
-        info, spec = self.info, self.spec
+        info = self.info
         qunit, step, tick = self.quote_unit, info.step, info.tick
         now = now if now is not None else time.time()
         now_dt = datetime.fromtimestamp(now, tz=UTC)
@@ -433,7 +433,8 @@ class MarketRunner:
                     "INSERT INTO marketdata_trade (market_id, sequence, match_index, price, "
                     "quantity, quote_quantity, buy_order_id, sell_order_id, buyer_id, seller_id, "
                     "taker_side, buyer_fee, seller_fee, created_at) "
-                    "SELECT %s, s, i, p, q, qq, bo, so, b, sl, ts, bf, sf, %s FROM unnest(%s::bigint[], %s::int[], %s::numeric[], "
+                    "SELECT %s, s, i, p, q, qq, bo, so, b, sl, ts, bf, sf, %s "
+                    "FROM unnest(%s::bigint[], %s::int[], %s::numeric[], "
                     "%s::numeric[], %s::numeric[], %s::bigint[], %s::bigint[], %s::bigint[], "
                     "%s::bigint[], %s::text[], %s::numeric[], %s::numeric[]) WITH ORDINALITY "
                     "AS v(s, i, p, q, qq, bo, so, b, sl, ts, bf, sf, n) ORDER BY n "

@@ -9,6 +9,8 @@ dropped and retried later. SIGTERM finishes the batch in hand and exits.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import signal
@@ -41,7 +43,8 @@ RENEW_INTERVAL = 2.0
 class Matcher:
     def __init__(self, *, markets: list[str] | None, batch_size: int = 1000,
                  block_ms: int = 100, depth_levels: int = 1000, publish: bool = True,
-                 lease_ms: int = leases.LEASE_MS, exit_when_idle: bool = False):
+                 lease_ms: int = leases.LEASE_MS, exit_when_idle: bool = False,
+                 stats_file: str | None = None):
         self.symbols = markets
         self.batch_size = batch_size
         self.block_ms = block_ms
@@ -49,6 +52,7 @@ class Matcher:
         self.publish = publish and publish_batch is not None
         self.lease_ms = lease_ms
         self.exit_when_idle = exit_when_idle
+        self.stats_file = open(stats_file, "a") if stats_file else None  # noqa: SIM115
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.consumer = self.owner
         self.client = redis.Redis.from_url(_redis_url(), socket_timeout=5,
@@ -95,10 +99,8 @@ class Matcher:
         finally:
             for symbol in list(self.runners):
                 leases.lease_release(self.client, symbol=symbol, owner=self.owner)
-            try:
+            with contextlib.suppress(redis.RedisError):
                 self.client.hdel(streams.HEARTBEAT_KEY, self.owner)
-            except redis.RedisError:
-                pass
         log.info("matcher %s stopped", self.owner)
         return 0
 
@@ -364,6 +366,13 @@ class Matcher:
         metrics.COMMIT_SECONDS.labels(symbol).observe(result.commit_ms / 1000)
         metrics.ORDERS.labels(symbol).inc(result.placements)
         metrics.TRADES.labels(symbol).inc(len(result.trades))
+        if self.stats_file is not None:
+            self.stats_file.write(json.dumps({
+                "t": time.time(), "market": symbol, "entries": entries,
+                "applied": result.applied, "orders": result.placements,
+                "trades": len(result.trades), "match_ms": round(result.match_ms, 3),
+                "commit_ms": round(result.commit_ms, 3)}) + "\n")
+            self.stats_file.flush()
         recent = self.recent.setdefault(symbol, deque(maxlen=200))
         recent.append((time.time(), result.placements, len(result.trades)))
         self.stats[symbol] = {"last_batch_ms": round(result.match_ms + result.commit_ms, 3),
@@ -427,10 +436,8 @@ def _redis_url() -> str:
 
 
 def _reset_connection() -> None:
-    try:
+    with contextlib.suppress(Exception):  # the connection may already be broken
         connection.close()
-    except Exception:  # noqa: S110 - the connection may already be broken
-        pass
 
 
 _last_conn_check = [0.0]

@@ -68,7 +68,7 @@ def matcher_env(redis_url: str, **extra: str) -> dict:
 def start_matcher(redis_url: str, markets: list[str], *args: str, **env: str):
     cmd = [sys.executable, "manage.py", "run_matcher", "--markets", *markets,
            "--block-ms", "50", "--lease-ms", "3000", *args]
-    return subprocess.Popen(cmd, cwd=ROOT, env=matcher_env(redis_url, **env),
+    return subprocess.Popen(cmd, cwd=ROOT, env=matcher_env(redis_url, **env),  # noqa: S603
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 

@@ -20,6 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--metrics-port", type=int, default=0,
                             help="serve Prometheus metrics on 127.0.0.1:PORT (0 = off)")
         parser.add_argument("--no-publish", action="store_true")
+        parser.add_argument("--stats-file", default=None,
+                            help="append one JSON line per committed batch (benchmarks)")
         parser.add_argument("--exit-when-idle", action="store_true",
                             help="exit once every owned stream is drained (benchmarks, tests)")
 
@@ -33,7 +35,7 @@ class Command(BaseCommand):
             markets=options["markets"], batch_size=options["batch_size"],
             block_ms=options["block_ms"], depth_levels=options["depth_levels"],
             publish=not options["no_publish"], lease_ms=options["lease_ms"],
-            exit_when_idle=options["exit_when_idle"],
+            exit_when_idle=options["exit_when_idle"], stats_file=options["stats_file"],
         )
         matcher.install_signals()
         raise SystemExit(matcher.run())
