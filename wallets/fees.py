@@ -17,7 +17,7 @@ A zero rate gives a zero fee. Markets set their rates in ``Market.maker_fee`` /
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, Context, Decimal, localcontext
 
 from django.conf import settings
 
@@ -27,9 +27,10 @@ def fee_compute(*, amount: Decimal, rate: Decimal, precision: int) -> Decimal:
     decimal places, never more than ``amount``, never negative. Pure; O(1)."""
     if amount <= 0 or rate <= 0:
         return Decimal(0)
-    quantum = Decimal(1).scaleb(-precision)
-    fee = (amount * rate).quantize(quantum, rounding=ROUND_CEILING)
-    return min(fee, amount)
+    with localcontext(Context(prec=80)):  # NUMERIC(38, 18) needs > 28 digits
+        quantum = Decimal(1).scaleb(-precision)
+        fee = (amount * rate).quantize(quantum, rounding=ROUND_CEILING)
+        return min(fee, amount)
 
 
 def fee_rate_for(*, maker_rate: Decimal, taker_rate: Decimal, is_maker: bool,
