@@ -316,7 +316,7 @@ function localValidate(body) {
 async function submitOrder(e) {
   e.preventDefault();
   clearErrors();
-  const body = { market: SYMBOL, side: form.side, type: form.type, quantity: $("f-qty").value.trim() };
+  const body = { market: SYMBOL, side: form.side, type: form.type, quantity: $("f-qty").value.trim(), response_type: "ACK" };
   if (form.type !== "MARKET") { body.price = $("f-price").value.trim(); body.time_in_force = "GTC"; }
   if (form.type === "STOP_LOSS_LIMIT") body.stop_price = $("f-stop").value.trim();
   const local = localValidate(body);
@@ -420,7 +420,7 @@ document.addEventListener("click", async (e) => {
     return;
   }
   if (e.target.closest("#cancel-all")) {
-    const r = await api("POST", API.cancelAll(SYMBOL));
+    const r = await api("POST", API.cancelAll(), { market: SYMBOL });
     if (r.ok) for (const o of rows(r.data)) upsertOrder(o);
     loadOrders();
   }

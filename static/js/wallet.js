@@ -56,11 +56,11 @@ async function withdraw(e) {
   e.preventDefault();
   const f = $("wd-form");
   $("w-err").hidden = true; $("w-ok").hidden = true;
-  const body = { asset: $("w-asset").value, address: $("w-address").value.trim(), amount: $("w-amount").value.trim(), otp: $("w-otp").value.trim() };
+  const body = { asset: $("w-asset").value, address: $("w-address").value.trim(), amount: $("w-amount").value.trim(), otp_code: $("w-otp").value.trim() };
   const missing = {};
   if (!body.address) missing.address = "Enter an address.";
   if (!body.amount) missing.amount = "Enter an amount.";
-  if (!body.otp) missing.otp = "Enter the code from your authenticator app.";
+  if (!body.otp_code) missing.otp = "Enter the code from your authenticator app.";
   if (Object.keys(missing).length) { fieldErrors(f, { fields: missing }); f.querySelector('[aria-invalid="true"]')?.focus(); return; }
   const r = await api("POST", API.withdrawals, body);
   if (!r.ok) {
