@@ -54,6 +54,8 @@ class Params:
         return value
 
     def decimal(self, name: str, *, required: bool = False) -> Decimal | None:
+        if self._values.get(name) == "":
+            raise BinanceError(E.PARAM_EMPTY, f"Parameter '{name}' was empty.")
         value = self.required(name) if required else self.raw(name)
         if value is None:
             return None
