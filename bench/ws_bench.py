@@ -1,0 +1,376 @@
+"""WebSocket fan-out benchmark: N clients (default 1,000) subscribed to one market's
+trades and depth diffs while batches are published continuously with
+``marketdata.publishing.publish_batch`` (what the matcher calls after each commit).
+
+Measures deliveries per second and the latency from publish (after commit) to receipt,
+for Bourse's fan-out (one Redis stream reader per web process feeding local sockets,
+frames encoded once) and, in the same run, for the plain channels-redis baseline (each
+socket in a Channels group, one ``group_send`` per message). Loopback only, bounded in
+time. Prints the command to repeat it and a JSON summary as its last line.
+
+    .venv/bin/python bench/ws_bench.py [--clients 1000] [--seconds 10] [--rate 15]
+        [--trades-per-batch 1] [--client-procs 2] [--server-workers 1] [--baseline-seconds 5]
+
+Uses the development services (embedded Postgres/Redis) and a dedicated market
+``WSBENCH-USDT`` that it creates if missing (its stream keys are its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PY = str(ROOT / ".venv" / "bin" / "python")
+SYMBOL = "WSBENCH-USDT"
+GROUP = "wsbench-baseline"
+E_RE = re.compile(r'"E":(\d+)')
+
+
+# --------------------------------------------------------------------- baseline ASGI app
+def _baseline_application():
+    """The plain channels-redis way: every socket joins a group; each message is one
+    group_send, delivered through the channel layer to each member."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange.settings")
+    import django
+
+    django.setup()
+    from channels.generic.websocket import AsyncWebsocketConsumer
+    from channels.routing import ProtocolTypeRouter, URLRouter
+    from django.urls import path
+
+    class BaselineConsumer(AsyncWebsocketConsumer):
+        async def connect(self):
+            await self.channel_layer.group_add(GROUP, self.channel_name)
+            await self.accept()
+
+        async def disconnect(self, code):
+            await self.channel_layer.group_discard(GROUP, self.channel_name)
+
+        async def bench_frame(self, event):
+            await self.send(text_data=event["text"])
+
+    return ProtocolTypeRouter({"websocket": URLRouter([path("ws/baseline",
+                                                            BaselineConsumer.as_asgi())])})
+
+
+def __getattr__(name):  # uvicorn bench.ws_bench:baseline_app imports lazily
+    if name == "baseline_app":
+        return _baseline_application()
+    raise AttributeError(name)
+
+
+# ----------------------------------------------------------------------------- helpers
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server(app: str, workers: int):
+    port = free_port()
+    proc = subprocess.Popen(
+        [PY, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers",
+         str(workers), "--log-level", "warning", "--no-access-log", "--ws-max-queue", "64"],
+        cwd=ROOT, env={**os.environ, "MARKETDATA_WS_OUTBOX_LIMIT": "5000"})
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"{app} did not start") from None
+                time.sleep(0.1)
+        yield port, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+# ----------------------------------------------------------------------------- clients
+def client_proc(url: str, subscribe: str | None, n: int, ready, go_home, out) -> None:
+    """n connections in one process; records receipt latency per message."""
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    from websockets.asyncio.client import connect
+
+    latencies: list[float] = []
+    counts = [0] * n
+    last_receipt = [0.0]
+    dropped: list[str] = []
+
+    async def one(i: int, connected: asyncio.Event, all_up: asyncio.Event):
+        try:
+            async with connect(url, max_queue=256, ping_interval=None,
+                               open_timeout=60) as ws:
+                if subscribe:
+                    await ws.send(subscribe)
+                    await ws.recv()  # the ack
+                connected.set()
+                append = latencies.append
+                while True:
+                    text = await ws.recv()
+                    now = time.time() * 1000
+                    m = E_RE.search(text)
+                    if m:
+                        append(now - int(m.group(1)))
+                        counts[i] += 1
+                        last_receipt[0] = now
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            dropped.append(f"{type(exc).__name__}: {exc}"[:200])
+            connected.set()
+
+    async def main():
+        tasks, events = [], []
+        for i in range(n):
+            ev = asyncio.Event()
+            events.append(ev)
+            tasks.append(asyncio.create_task(one(i, ev, None)))
+            if i % 50 == 49:
+                await asyncio.sleep(0.05)  # do not stampede the accept queue
+        for ev in events:
+            await ev.wait()
+        ready.set()
+        while not go_home.is_set():
+            await asyncio.sleep(0.1)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(main())
+    out.put({"latencies": latencies, "counts": counts, "dropped": dropped,
+             "last_receipt_ms": last_receipt[0]})
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes and their children (Linux /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    seen = set()
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    todo += [int(c) for c in (task / "children").read_text().split()]
+    return total
+
+
+def run_clients(url: str, subscribe: str | None, clients: int, procs: int, publish,
+                server_pid: int) -> dict:
+    """Start the clients, wait until all are connected, call ``publish()``, collect."""
+    ctx = mp.get_context("fork")
+    ready = [ctx.Event() for _ in range(procs)]
+    go_home = ctx.Event()
+    out = ctx.Queue()
+    per = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
+    workers = [ctx.Process(target=client_proc, args=(url, subscribe, k, ready[i], go_home, out))
+               for i, k in enumerate(per)]
+    for w in workers:
+        w.start()
+    for r in ready:
+        if not r.wait(120):
+            raise RuntimeError("clients did not connect in time")
+    time.sleep(0.5)
+    cpu_server, cpu_clients = cpu_seconds([server_pid]), cpu_seconds([w.pid for w in workers])
+    sent, start = publish()
+    cpu_server = cpu_seconds([server_pid]) - cpu_server
+    cpu_clients = cpu_seconds([w.pid for w in workers]) - cpu_clients
+    go_home.set()
+    results = [out.get(timeout=120) for _ in workers]
+    for w in workers:
+        w.join(30)
+    latencies = sorted(x for r in results for x in r["latencies"])
+    counts = [c for r in results for c in r["counts"]]
+    dropped = [d for r in results for d in r["dropped"]]
+    received = sum(counts)
+    last = max(r["last_receipt_ms"] for r in results) / 1000
+    wall = max(last - start, 1e-3)
+    expected = sent * clients
+    q = (lambda p: round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 2)
+         ) if latencies else (lambda p: None)
+    return {
+        "clients": clients, "messages_published": sent, "expected_deliveries": expected,
+        "deliveries": received, "first_publish_to_last_receipt_s": round(wall, 3),
+        "deliveries_per_s": round(received / wall, 1),
+        "latency_ms_p50": q(0.50), "latency_ms_p99": q(0.99), "latency_ms_max": q(1.0),
+        "clients_dropped": len(dropped), "clients_short": sum(1 for c in counts
+                                                            if c < sent),
+        "drop_reasons": sorted(set(dropped))[:5],
+        "cpu_s_server": round(cpu_server, 2), "cpu_s_clients": round(cpu_clients, 2),
+        "server_cpu_us_per_delivery": round(cpu_server * 1e6 / received, 1) if received
+        else None,
+        "load_average_1m": os.getloadavg()[0],
+    }
+
+
+# --------------------------------------------------------------------------- publishers
+def setup_django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange.settings")
+    import django
+
+    django.setup()
+
+
+def ensure_market() -> None:
+    from marketdata.models import Market
+    from wallets.models import Asset
+
+    base, _ = Asset.objects.get_or_create(symbol="WSBENCH", defaults={"name": "WS bench",
+                                                                     "precision": 8})
+    quote, _ = Asset.objects.get_or_create(symbol="USDT", defaults={"name": "Tether",
+                                                                    "precision": 6})
+    Market.objects.get_or_create(symbol=SYMBOL, defaults={
+        "base": base, "quote": quote, "tick_size": Decimal("0.01"),
+        "step_size": Decimal("0.0001"), "min_qty": Decimal("0.0001"),
+        "max_qty": Decimal("1000"), "min_notional": Decimal("1")})
+
+
+def make_publish_ours(seconds: float, rate: float, trades_per_batch: int):
+    from marketdata.publishing import publish_batch
+    from marketdata.redis_conn import sync_client
+
+    last = sync_client().hget(f"{{{SYMBOL}}}:depth", "snapshot")
+    update_id = json.loads(last)["lastUpdateId"] if last else 0
+
+    def publish():
+        nonlocal update_id
+        batches = int(seconds * rate)
+        start = time.time()
+        trade_id = int(start * 1000) * 10
+        for b in range(batches):
+            delay = start + b / rate - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            now_ms = int(time.time() * 1000)
+            trades = []
+            for _ in range(trades_per_batch):
+                trade_id += 1
+                trades.append({"id": trade_id, "market": SYMBOL, "price": "100.00",
+                               "quantity": "0.0100", "quote_quantity": "1.000000",
+                               "taker_side": "BUY", "buy_order_id": 1, "sell_order_id": 2,
+                               "buyer_id": 1, "seller_id": 2, "time": now_ms})
+            update_id += 1
+            level = [f"{99 + (b % 7) / 100:.2f}", str(b % 5)]
+            publish_batch(market=SYMBOL, trades=trades,
+                          depth_update={"U": update_id, "u": update_id, "bids": [level],
+                                        "asks": []},
+                          depth_snapshot={"lastUpdateId": update_id, "bids": [], "asks": []},
+                          order_updates=[], balance_updates=[])
+        time.sleep(1.5)  # let the last frames arrive before counting
+        return batches * (trades_per_batch + 1), start
+
+    return publish
+
+
+def make_publish_baseline(seconds: float, rate: float, per_batch: int):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+
+    def publish():
+        sends = int(seconds * rate * per_batch)
+        start = time.time()
+
+        async def go():
+            for i in range(sends):
+                delay = start + i / (rate * per_batch) - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                frame = json.dumps({"stream": "trades", "market": SYMBOL,
+                                    "data": {"id": i, "price": "100.00",
+                                             "E": int(time.time() * 1000)}},
+                                   separators=(",", ":"))
+                await layer.group_send(GROUP, {"type": "bench.frame", "text": frame})
+
+        async_to_sync(go)()
+        # Deliveries lag far behind the sends here: wait (bounded) for them to land.
+        time.sleep(min(20.0, max(3.0, seconds * 2)))
+        return sends, start
+
+    return publish
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rate", type=float, default=15, help="batches per second")
+    parser.add_argument("--trades-per-batch", type=int, default=1)
+    parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument("--server-workers", type=int, default=1)
+    parser.add_argument("--baseline-seconds", type=float, default=5)
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+    command = " ".join(shlex.quote(a) for a in [".venv/bin/python", "bench/ws_bench.py",
+                                                *sys.argv[1:]])
+
+    setup_django()
+    ensure_market()
+    from django.db import connection
+
+    connection.close()
+
+    summary: dict = {"command": command, "config": vars(args)}
+    subscribe = json.dumps({"op": "subscribe", "id": 1,
+                            "streams": [f"{SYMBOL}@trades", f"{SYMBOL}@depth"]})
+    with server("exchange.asgi:application", args.server_workers) as (port, pid):
+        ours = run_clients(f"ws://127.0.0.1:{port}/ws/v1", subscribe, args.clients,
+                           args.client_procs,
+                           make_publish_ours(args.seconds, args.rate, args.trades_per_batch),
+                           pid)
+    summary["bourse"] = ours
+    print("bourse fan-out:", json.dumps(ours), flush=True)
+
+    if not args.skip_baseline:
+        with server("bench.ws_bench:baseline_app", args.server_workers) as (port, pid):
+            base = run_clients(f"ws://127.0.0.1:{port}/ws/baseline", None, args.clients,
+                               args.client_procs,
+                               make_publish_baseline(args.baseline_seconds, args.rate,
+                                                     args.trades_per_batch + 1), pid)
+        # Throughput of the baseline: what it delivered over the time it took.
+        summary["channels_redis_group_send"] = base
+        print("channels-redis group_send:", json.dumps(base), flush=True)
+        if base["deliveries_per_s"]:
+            summary["throughput_ratio"] = round(ours["deliveries_per_s"]
+                                                / base["deliveries_per_s"], 2)
+    summary["target_met"] = bool(
+        ours["deliveries_per_s"] >= 20_000 and (ours["latency_ms_p99"] or 1e9) <= 100
+        and ours["clients_dropped"] == 0 and ours["deliveries"] == ours["expected_deliveries"])
+    print(f"repeat with: {command}")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
