@@ -4,6 +4,8 @@ Session or API key (read scope) authentication; only the caller's own rows."""
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
@@ -26,6 +28,16 @@ class ExportView(APIView):
     def get_permissions(self):
         return [cls() for cls in _scope_permission_classes()]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("start", OpenApiTypes.DATE, required=True,
+                             description="First UTC day, YYYY-MM-DD (inclusive)"),
+            OpenApiParameter("end", OpenApiTypes.DATE, required=True,
+                             description="Last UTC day, YYYY-MM-DD (inclusive, ≤ 366 days)"),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        description="Your own history as CSV, streamed.",
+    )
     def get(self, request):
         since, until = exports.date_range_parse(
             start=request.query_params.get("start"), end=request.query_params.get("end")
