@@ -245,8 +245,21 @@ class WithdrawalAdmin(ReadOnlyModelAdmin):
         return back
 
 
-for _name in ("Deposit", "DepositAddress", "WithdrawalAddress", "WithdrawalApproval",
-              "ChainBroadcast", "ReconciliationRun"):
+@admin.register(wallet_models.ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyModelAdmin):
+    list_display = ("id", "started_at", "finished_at", "ok", "difference_count")
+    list_filter = ("ok",)
+
+
+@admin.register(wallet_models.Deposit)
+class DepositAdmin(ReadOnlyModelAdmin):
+    list_display = ("id", "user", "asset", "amount", "confirmations", "status", "created_at")
+    list_filter = ("status", "asset")
+    search_fields = ("=id", "user__email", "txid", "address")
+    list_select_related = ("user", "asset")
+
+
+for _name in ("DepositAddress", "WithdrawalAddress", "WithdrawalApproval", "ChainBroadcast"):
     _model = getattr(wallet_models, _name, None)
     if _model is not None:
         admin.site.register(_model, ReadOnlyModelAdmin)

@@ -155,8 +155,8 @@ def dashboard_summary() -> dict[str, Any]:
     }
 
 
-KYC_PENDING = ("PENDING", "SUBMITTED")
-WITHDRAWAL_PENDING = ("PENDING", "PENDING_REVIEW", "PENDING_APPROVAL", "REVIEW")
+KYC_PENDING = ("PENDING",)
+WITHDRAWAL_PENDING = ("REQUESTED",)  # awaiting staff approval (wallets.Withdrawal.Status)
 
 
 def kyc_pending_count() -> int | None:

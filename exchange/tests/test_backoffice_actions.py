@@ -410,6 +410,11 @@ def test_dashboard_shows_volume_fees_matcher_status_and_queues():
                          buyer_fee=Decimal("0.002"), seller_fee=Decimal("0.2"),
                          created_at=timezone.now())
     KycSubmission.objects.create(user=buyer, tier=1)
+    _withdrawal(amount=Decimal("5"), approvals_required=1)
+    from wallets.models import ReconciliationRun
+
+    ReconciliationRun.objects.create(started_at=timezone.now(), finished_at=timezone.now(),
+                                     ok=False, difference_count=1, differences=[{"x": 1}])
     client = redis_client()
     key = f"matcher:status:{{{market.symbol}}}"
     client.hset(key, mapping={"epoch": "7", "last_sequence": "42", "lag": "3",
@@ -424,8 +429,11 @@ def test_dashboard_shows_volume_fees_matcher_status_and_queues():
                      "<td>42</td>", "<td>3</td>", "1.5"):
         assert expected in row, (expected, row)
     assert "no matcher" not in row
-    assert 'id="pending-kyc">1<' in page.replace("</strong>", "<")
+    flat = page.replace("</strong>", "<")
+    assert 'id="pending-kyc">1<' in flat
+    assert 'id="pending-withdrawals">1<' in flat
     assert 'id="open-orders">' in page
+    assert "1 difference(s)" in page
 
 
 def _csv(response) -> list[list[str]]:
