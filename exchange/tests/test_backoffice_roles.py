@@ -67,7 +67,10 @@ def _url(template: str, world) -> str:
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_sees_exactly_its_pages(role, world):
     client = otp_client(make_staff(role))
-    assert client.get("/admin/").status_code == 200
+    index = client.get("/admin/")
+    assert index.status_code == 200
+    assert "/admin/dashboard/" in index.content.decode()
+    assert ("/admin/wallets/balance/adjust/" in index.content.decode()) == (role == FINANCE)
     got = {}
     for template, allowed in GET_PAGES:
         url = _url(template, world)
