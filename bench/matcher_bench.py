@@ -193,6 +193,7 @@ def main() -> None:
     parser.add_argument("--publish", action="store_true",
                         help="also publish market data after each commit")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", default=None, help="cProfile the matcher into this file")
     args = parser.parse_args()
     command = "  ".join(["$", ".venv/bin/python", "bench/matcher_bench.py", *sys.argv[1:]])
     print("repeat with:", command, flush=True)
@@ -209,7 +210,8 @@ def main() -> None:
           f"{time.perf_counter() - started:.1f}s", flush=True)
 
     stats_path = Path(tempfile.mkstemp(prefix="matcher-stats-", suffix=".jsonl")[1])
-    cmd = [sys.executable, "manage.py", "run_matcher", "--markets", *MARKETS,
+    prof = ["-m", "cProfile", "-o", args.profile] if args.profile else []
+    cmd = [sys.executable, *prof, "manage.py", "run_matcher", "--markets", *MARKETS,
            "--exit-when-idle", "--batch-size", str(args.batch_size), "--stats-file",
            str(stats_path)]
     if not args.publish:
@@ -244,6 +246,9 @@ def main() -> None:
         "commit_ms_p50": round(percentile(commits, 50), 2),
         "commit_ms_p99": round(percentile(commits, 99), 2),
         "match_ms_p50": round(percentile([b["match_ms"] for b in batches], 50), 2),
+        "commit_parts_ms_mean": {
+            k: round(sum(b.get("parts_ms", {}).get(k, 0) for b in batches) / len(batches), 2)
+            for k in sorted({k for b in batches for k in b.get("parts_ms", {})})},
         "reconciliation_ok": report.ok,
         "targets": {"orders_per_s": 20000, "trades_per_s": 6000, "commit_ms_p99": 50},
         "command": command,

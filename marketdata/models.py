@@ -55,7 +55,10 @@ class Market(models.Model):
 class Trade(models.Model):
     """One fill between a resting maker and an incoming taker, at the maker's price."""
 
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="trades")
+    # FK indexes on market/buyer/seller are covered by the composite indexes below; each
+    # index costs the matcher's batch INSERT a write per trade.
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="trades",
+                               db_index=False)
     # Engine sequence of the command that produced it plus its index within that command:
     # unique, so a redelivered command can never insert the same trade twice.
     sequence = models.BigIntegerField()
@@ -65,8 +68,10 @@ class Trade(models.Model):
     quote_quantity = AmountField()
     buy_order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="+")
     sell_order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="+")
-    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                              db_index=False)
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                               related_name="+", db_index=False)
     taker_side = models.CharField(max_length=4)  # BUY or SELL
     buyer_fee = AmountField(default=Decimal(0))  # in base asset
     seller_fee = AmountField(default=Decimal(0))  # in quote asset

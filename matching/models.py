@@ -25,7 +25,8 @@ class CommandLog(models.Model):
     """Every command the matcher applied, in sequence order, written in the batch's
     transaction: replaying ``payload`` through a fresh engine reproduces the trades."""
 
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+",
+                               db_index=False)  # the unique (market, sequence) covers it
     sequence = models.BigIntegerField()
     payload = models.JSONField()
 

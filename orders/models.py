@@ -47,9 +47,12 @@ class Order(models.Model):
 
     OPEN_STATUSES = (Status.NEW, Status.PARTIALLY_FILLED)
 
+    # No single-column FK indexes: (user, status) and (market, status, sequence) cover those
+    # lookups, and every index costs the matcher's batch UPDATE an insert per row.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                             related_name="orders")
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="orders")
+                             related_name="orders", db_index=False)
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="orders",
+                               db_index=False)
     client_order_id = models.CharField(max_length=64)
     idempotency_key = models.CharField(max_length=128, null=True, blank=True)
     side = models.CharField(max_length=4, choices=Side.choices)
@@ -66,7 +69,8 @@ class Order(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     reason = models.CharField(max_length=64, blank=True, help_text="Why it was rejected, "
                               "expired or cancelled (machine-readable).")
-    reserved_asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    reserved_asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+",
+                                       db_index=False)
     reserved_amount = AmountField(help_text="Reserved at entry.")
     reserve_remaining = AmountField(help_text="Still locked for this order.")
     # The matcher's sequence of the command that placed it (null until applied).
@@ -78,7 +82,7 @@ class Order(models.Model):
     # A stop order whose condition held: it now rests (or ended) as a limit/market order.
     triggered = models.BooleanField(default=False)
     cancel_requested = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -124,9 +128,10 @@ class OrderCommand(models.Model):
         AMEND = "AMEND"
         STATUS = "STATUS"
 
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+",
+                               db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                             related_name="+", null=True, blank=True)
+                             related_name="+", null=True, blank=True, db_index=False)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="commands",
                               null=True, blank=True)

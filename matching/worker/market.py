@@ -47,7 +47,21 @@ from matching.worker.crash import crash_point
 from matching.worker.lease import Fenced
 from orders.funds import SettlementFill, SettlementRelease, fee_compute, funds_settle
 
-PRIORITY_SCALE = 10_000  # priority = sequence * scale + index of the event in its command
+PRIORITY_SCALE = 10_000
+
+
+def _lap(marks: dict, key, since: float) -> float:
+    """Accumulate the time since ``since`` under ``key``; returns now."""
+    now = time.perf_counter()
+    marks[key] = marks.get(key, 0.0) + (now - since) * 1000
+    return now
+
+
+def _array(values) -> str:
+    """A Postgres array literal for ints, Decimals, bools, None and plain words (statuses,
+    reasons): psycopg's per-element array adaptation costs ~2 us per value, this ~0.2 us."""
+    return "{" + ",".join("NULL" if v is None else ("t" if v else "f") if v is True or
+                          v is False else str(v) for v in values) + "}"  # priority = sequence * scale + index of the event in its command
 
 _ORDER_COLUMNS = ("id, user_id, side, type, time_in_force, stp_mode, price, stop_price, "
                   "quantity, quote_order_qty, filled_quantity, reserve_remaining, sequence, "
@@ -85,6 +99,7 @@ class BatchResult:
     match_ms: float = 0.0
     commit_ms: float = 0.0
     last_sequence: int = 0
+    timings: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -136,6 +151,9 @@ class MarketRunner:
         self.last_sequence = 0
         self.depth_offset = 0
         self.depth_update_id = 0
+        # order id -> is a buy, for every order the book may still report on (rebuilt and
+        # placed ones), so cancel-all and stop events need no query
+        self.sides: dict[int, bool] = {}
 
     # ----------------------------------------------------------------- rebuild
 
@@ -158,9 +176,11 @@ class MarketRunner:
                 "ORDER BY priority, id", [info.id])
             rows = cursor.fetchall()
         resting = []
+        self.sides = {}
         for (oid, uid, side, otype, tif, stp, price, stop, qty, qqty, filled, rr, _seq,
              _status, _m, triggered, _prio) in rows:
             is_buy = side == "BUY"
+            self.sides[oid] = is_buy
             is_stop = otype in ("STOP_LOSS", "STOP_LOSS_LIMIT") and not triggered
             if otype == "STOP_LOSS_LIMIT" and triggered:
                 otype = "LIMIT"
@@ -249,6 +269,7 @@ class MarketRunner:
                     reserve=spec.quote_to_units(rr) if is_buy else sstep(rr),
                 )
                 seq += 1
+                self.sides[oid] = is_buy
                 d = delta(oid, uid, is_buy)
                 d.seq = seq
                 d.priority = seq * PRIORITY_SCALE
@@ -364,6 +385,9 @@ class MarketRunner:
         return result
 
     def _is_buy(self, order_id: int, orders: dict) -> bool:
+        known = self.sides.get(order_id)
+        if known is not None:
+            return known
         row = orders.get(order_id)
         if row is not None:
             return row[2] == "BUY"
@@ -419,7 +443,10 @@ class MarketRunner:
                                buy_o, sell_o, buyer, seller))
 
         order_ids = sorted(deltas)
+        marks = result.timings
+        mark = time.perf_counter()
         with transaction.atomic(durable=True), connection.cursor() as cursor:
+            mark = _lap(marks, 'prepare', mark)
             cursor.execute(
                 "UPDATE matching_marketcheckpoint SET epoch = %s, last_sequence = %s, "
                 "depth_update_id = %s, updated_at = now() "
@@ -429,6 +456,7 @@ class MarketRunner:
                 raise Fenced(f"{info.symbol}: epoch {self.epoch} no longer owns the market")
             trade_ids: list[int] = []
             if fills:
+                mark = _lap(marks, 'checkpoint', mark)
                 cursor.execute(
                     "INSERT INTO marketdata_trade (market_id, sequence, match_index, price, "
                     "quantity, quote_quantity, buy_order_id, sell_order_id, buyer_id, seller_id, "
@@ -439,10 +467,11 @@ class MarketRunner:
                     "%s::bigint[], %s::text[], %s::numeric[], %s::numeric[]) WITH ORDINALITY "
                     "AS v(s, i, p, q, qq, bo, so, b, sl, ts, bf, sf, n) ORDER BY n "
                     "RETURNING id, sequence, match_index",
-                    [info.id, now_dt, *trade_cols])
+                    [info.id, now_dt, *map(_array, trade_cols)])
                 by_key = {(s, i): tid for tid, s, i in cursor.fetchall()}
                 trade_ids = [by_key[(s, i)] for s, i in zip(trade_cols[0], trade_cols[1],
                                                               strict=True)]
+            mark = _lap(marks, 'trades', mark)
             crash_point("in_commit")
             if order_ids:
                 cols = [[] for _ in range(12)]
@@ -455,6 +484,7 @@ class MarketRunner:
                             d.price * tick if d.price is not None else None, d.quantity,
                             "PARTIALLY_FILLED" if d.fill else None), strict=True):
                         col.append(value)
+                mark = _lap(marks, 'hook', mark)
                 cursor.execute(
                     "UPDATE orders_order o SET sequence = COALESCE(o.sequence, v.seq), "
                     "priority = COALESCE(v.prio, o.priority), triggered = o.triggered OR v.trig, "
@@ -472,20 +502,23 @@ class MarketRunner:
                     "o.side, o.type, o.time_in_force, o.status, o.price, o.stop_price, "
                     "o.quantity, o.quote_order_qty, o.filled_quantity, o.cumulative_quote, "
                     "o.reason, o.created_at, o.updated_at",
-                    [now_dt, *cols])
+                    [now_dt, *map(_array, cols)])
                 result.order_rows = cursor.fetchall()
             if command_updates:
+                mark = _lap(marks, 'orders', mark)
                 cursor.execute(
                     "UPDATE orders_ordercommand c SET sequence = v.seq, outcome = v.outcome "
                     "FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS v(id, seq, outcome) "
                     "WHERE c.id = v.id",
-                    [[c[0] for c in command_updates], [c[1] for c in command_updates],
-                     [c[2] for c in command_updates]])
+                    [_array(c[0] for c in command_updates),
+                     _array(c[1] for c in command_updates), _array(c[2] for c in command_updates)])
+            mark = _lap(marks, 'orders_or_commands', mark)
             cursor.execute(
                 "INSERT INTO matching_commandlog (market_id, sequence, payload) "
-                "SELECT %s, s, p FROM unnest(%s::bigint[], %s::jsonb[]) AS v(s, p)",
-                [info.id, [s for s, _ in log], [payloads.dumps(p) for _, p in log]])
+                "SELECT %s, (e->>0)::bigint, e->1 FROM jsonb_array_elements(%s::jsonb) AS e",
+                [info.id, payloads.dumps([[s, p] for s, p in log])])
             if fills:
+                mark = _lap(marks, 'command_log', mark)
                 self._upsert_candles(cursor, trade_meta, now_dt)
             settle_fills = [
                 SettlementFill(trade_id=tid, buyer_id=m[8], seller_id=m[9],
@@ -500,7 +533,10 @@ class MarketRunner:
                     releases.append(SettlementRelease(
                         user_id=d.user_id, asset_id=info.quote_id if d.is_buy else info.base_id,
                         amount=d.released * (qunit if d.is_buy else step), order_id=oid))
+            mark = _lap(marks, 'candles', mark)
             funds_settle(fills=settle_fills, releases=releases)
+            mark = _lap(marks, "settle", mark)
+        _lap(marks, 'commit', mark)
         self.depth_update_id = depth_id
 
         # What the publisher needs, built outside the transaction.

@@ -59,5 +59,5 @@ def decode(payload: dict):
     return None
 
 
-def dumps(payload: dict) -> str:
+def dumps(payload) -> str:
     return json.dumps(payload, separators=(",", ":"))

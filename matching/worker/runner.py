@@ -371,7 +371,8 @@ class Matcher:
                 "t": time.time(), "market": symbol, "entries": entries,
                 "applied": result.applied, "orders": result.placements,
                 "trades": len(result.trades), "match_ms": round(result.match_ms, 3),
-                "commit_ms": round(result.commit_ms, 3)}) + "\n")
+                "commit_ms": round(result.commit_ms, 3),
+                "parts_ms": {k: round(v, 2) for k, v in result.timings.items()}}) + "\n")
             self.stats_file.flush()
         recent = self.recent.setdefault(symbol, deque(maxlen=200))
         recent.append((time.time(), result.placements, len(result.trades)))
