@@ -1,0 +1,100 @@
+"""The rest of the back office: secrets never shown, superuser edits audited, and the
+two-person rule under concurrency."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+
+from accounts.services import api_key_create
+from exchange.backoffice.roles import FINANCE, SUPPORT
+from exchange.models import StaffAuditLog
+from exchange.tests.backoffice_support import make_asset, make_staff, make_user, otp_client
+from wallets.models import Withdrawal, WithdrawalApproval
+
+
+@pytest.mark.django_db
+def test_api_keys_are_shown_without_their_secret():
+    customer = make_user()
+    key, secret = api_key_create(user=customer, name="bot", scopes=["read"])
+    client = otp_client(make_staff(SUPPORT))
+    pages = [client.get(f"/admin/accounts/apikey/{key.pk}/change/"),
+             client.get("/admin/accounts/apikey/"),
+             client.get(f"/admin/accounts/user/{customer.pk}/change/")]
+    for page in pages:
+        assert page.status_code == 200
+        body = page.content.decode()
+        assert secret not in body
+        assert key.secret_encrypted not in body
+    assert key.key[:8] in pages[2].content.decode()
+
+
+@pytest.mark.django_db
+def test_superuser_changes_to_staff_access_and_assets_are_audited():
+    root = make_staff(superuser=True)
+    client = otp_client(root)
+    newcomer = make_staff()
+    finance = Group.objects.get(name=FINANCE)
+    response = client.post(f"/admin/accounts/user/{newcomer.pk}/change/", {
+        "is_active": "on", "is_staff": "on", "groups": [str(finance.pk)]})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert list(newcomer.groups.all()) == [finance]
+    entry = StaffAuditLog.objects.get(action="user.access")
+    assert entry.before["groups"] == [] and entry.after["groups"] == [finance.pk]
+
+    asset = make_asset(precision=8)
+    response = client.post(f"/admin/wallets/asset/{asset.pk}/change/", {
+        "name": asset.name, "deposits_enabled": "on", "confirmations_required": "3",
+        "withdrawal_fee": "0.0005", "min_withdrawal": "0.01"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    entry = StaffAuditLog.objects.get(action="asset.change")
+    assert entry.before["withdrawals_enabled"] is True
+    assert entry.after["withdrawals_enabled"] is False
+    assert entry.after["confirmations_required"] == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_approver_racing_twice_records_one_approval():
+    """Two simultaneous approvals by one person (double click, two tabs) → one approval,
+    the withdrawal still waits for a second person."""
+    from django.db import transaction
+
+    from wallets.services import adjustment_post, balance_reserve
+
+    customer = make_user()
+    asset = make_asset("RACE")
+    adjustment_post(user=customer, asset=asset, amount=Decimal("100"), reason="fixture",
+                    staff_user=make_staff(superuser=True))
+    with transaction.atomic():
+        withdrawal = Withdrawal.objects.create(user=customer, asset=asset,
+                                               address="bc1qraceaddress00001",
+                                               amount=Decimal("100"), approvals_required=2)
+        balance_reserve(user_id=customer.pk, asset_id=asset.pk, amount=Decimal("100"),
+                        ref=f"withdrawal:{withdrawal.pk}")
+    approver = make_staff(FINANCE)
+    clients = [otp_client(approver), otp_client(approver)]
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def approve(client):
+        try:
+            barrier.wait()
+            statuses.append(client.post(f"/admin/wallets/withdrawal/{withdrawal.pk}/decide/",
+                                        {"decision": "approve"}).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=approve, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert statuses == [302, 302]
+    assert WithdrawalApproval.objects.filter(withdrawal=withdrawal).count() == 1
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == Withdrawal.Status.REQUESTED
+    assert StaffAuditLog.objects.filter(action="withdrawal.approve").count() == 1
