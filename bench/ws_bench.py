@@ -84,7 +84,8 @@ def free_port() -> int:
 def server(app: str, workers: int):
     port = free_port()
     proc = subprocess.Popen(
-        [PY, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers",
+        [PY, *(["-m", "cProfile", "-o", os.environ["WSBENCH_PROFILE"]]
+               if os.environ.get("WSBENCH_PROFILE") else []), "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers",
          str(workers), "--log-level", "warning", "--no-access-log", "--ws-max-queue", "64"],
         cwd=ROOT, env={**os.environ, "MARKETDATA_WS_OUTBOX_LIMIT": "5000"})
     try:
@@ -107,7 +108,8 @@ def server(app: str, workers: int):
 
 
 # ----------------------------------------------------------------------------- clients
-def client_proc(url: str, subscribe: str | None, n: int, ready, go_home, out) -> None:
+def client_proc(url: str, subscribe: str | None, n: int, ready, go_home, out,
+                burst: int = 50, progress=None) -> None:
     """n connections in one process; records receipt latency per message."""
     with contextlib.suppress(ImportError):
         import uvloop
@@ -137,6 +139,8 @@ def client_proc(url: str, subscribe: str | None, n: int, ready, go_home, out) ->
                         append(now - int(m.group(1)))
                         counts[i] += 1
                         last_receipt[0] = now
+                        if len(latencies) % 500 == 0:
+                            progress.value = len(latencies)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -149,12 +153,13 @@ def client_proc(url: str, subscribe: str | None, n: int, ready, go_home, out) ->
             ev = asyncio.Event()
             events.append(ev)
             tasks.append(asyncio.create_task(one(i, ev, None)))
-            if i % 50 == 49:
+            if i % burst == burst - 1:
                 await asyncio.sleep(0.05)  # do not stampede the accept queue
         for ev in events:
             await ev.wait()
         ready.set()
         while not go_home.is_set():
+            progress.value = len(latencies)
             await asyncio.sleep(0.1)
         for t in tasks:
             t.cancel()
@@ -186,14 +191,16 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def run_clients(url: str, subscribe: str | None, clients: int, procs: int, publish,
-                server_pid: int) -> dict:
+                server_pid: int, burst: int = 50) -> dict:
     """Start the clients, wait until all are connected, call ``publish()``, collect."""
     ctx = mp.get_context("fork")
     ready = [ctx.Event() for _ in range(procs)]
     go_home = ctx.Event()
     out = ctx.Queue()
+    progress = [ctx.Value("q", 0) for _ in range(procs)]
     per = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
-    workers = [ctx.Process(target=client_proc, args=(url, subscribe, k, ready[i], go_home, out))
+    workers = [ctx.Process(target=client_proc, args=(url, subscribe, k, ready[i], go_home, out, burst,
+                                                progress[i]))
                for i, k in enumerate(per)]
     for w in workers:
         w.start()
@@ -203,6 +210,10 @@ def run_clients(url: str, subscribe: str | None, clients: int, procs: int, publi
     time.sleep(0.5)
     cpu_server, cpu_clients = cpu_seconds([server_pid]), cpu_seconds([w.pid for w in workers])
     sent, start = publish()
+    # Wait (bounded) until every client has everything: slow delivery shows as latency.
+    deadline = time.time() + 20
+    while time.time() < deadline and sum(p.value for p in progress) < sent * clients:
+        time.sleep(0.1)
     cpu_server = cpu_seconds([server_pid]) - cpu_server
     cpu_clients = cpu_seconds([w.pid for w in workers]) - cpu_clients
     go_home.set()
@@ -286,7 +297,6 @@ def make_publish_ours(seconds: float, rate: float, trades_per_batch: int):
                                         "asks": []},
                           depth_snapshot={"lastUpdateId": update_id, "bids": [], "asks": []},
                           order_updates=[], balance_updates=[])
-        time.sleep(1.5)  # let the last frames arrive before counting
         return batches * (trades_per_batch + 1), start
 
     return publish
@@ -314,8 +324,6 @@ def make_publish_baseline(seconds: float, rate: float, per_batch: int):
                 await layer.group_send(GROUP, {"type": "bench.frame", "text": frame})
 
         async_to_sync(go)()
-        # Deliveries lag far behind the sends here: wait (bounded) for them to land.
-        time.sleep(min(20.0, max(3.0, seconds * 2)))
         return sends, start
 
     return publish
@@ -357,7 +365,8 @@ def main() -> None:
             base = run_clients(f"ws://127.0.0.1:{port}/ws/baseline", None, args.clients,
                                args.client_procs,
                                make_publish_baseline(args.baseline_seconds, args.rate,
-                                                     args.trades_per_batch + 1), pid)
+                                                     args.trades_per_batch + 1), pid,
+                               burst=5)  # its group_add exhausts the Redis pool otherwise
         # Throughput of the baseline: what it delivered over the time it took.
         summary["channels_redis_group_send"] = base
         print("channels-redis group_send:", json.dumps(base), flush=True)
