@@ -98,3 +98,23 @@ def test_same_approver_racing_twice_records_one_approval():
     withdrawal.refresh_from_db()
     assert withdrawal.status == Withdrawal.Status.REQUESTED
     assert StaffAuditLog.objects.filter(action="withdrawal.approve").count() == 1
+
+
+@pytest.mark.django_db
+def test_operations_creates_a_market_audited():
+    from exchange.backoffice.roles import OPERATIONS
+    from marketdata.models import Market
+
+    base, quote = make_asset(), make_asset("USDT", 6)
+    client = otp_client(make_staff(OPERATIONS))
+    symbol = f"{base.symbol}-USDT"
+    response = client.post("/admin/marketdata/market/add/", {
+        "symbol": symbol, "base": base.pk, "quote": quote.pk, "tick_size": "0.01",
+        "step_size": "0.001", "min_qty": "0.001", "max_qty": "100", "min_notional": "5",
+        "price_band_pct": "10", "maker_fee": "0.001", "taker_fee": "0.002",
+        "reference_price": "100"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    market = Market.objects.get(symbol=symbol)
+    assert market.status == "TRADING"
+    entry = StaffAuditLog.objects.get(action="market.create", object_id=str(market.pk))
+    assert entry.before is None and Decimal(entry.after["min_notional"]) == 5
