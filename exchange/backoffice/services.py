@@ -158,7 +158,7 @@ def staff_market_rules_save(*, staff_user, market, changed: bool, reason: str = 
         market.save()
         staff_action_record(
             staff_user=staff_user, action="market.change" if changed else "market.create",
-            obj=market, before=before, after=snapshot(market, MARKET_RULE_FIELDS),
+            obj=market, before=before, after=snapshot(_reload(market), MARKET_RULE_FIELDS),
             reason=reason, request=request,
         )
     return market
@@ -325,6 +325,6 @@ def staff_object_save(*, staff_user, obj, changed: bool, fields: list[str], requ
         obj.save()
         staff_action_record(staff_user=staff_user,
                             action=f"{obj._meta.model_name}.{'change' if changed else 'create'}",
-                            obj=obj, before=before, after=snapshot(obj, fields),
+                            obj=obj, before=before, after=snapshot(_reload(obj), fields),
                             request=request)
     return obj
