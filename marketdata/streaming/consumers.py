@@ -33,6 +33,7 @@ CLOSE_UNKNOWN_MARKET = 4004
 OUTBOX_LIMIT = 2000
 MAX_SUBSCRIPTIONS = 50
 MAX_MESSAGE_BYTES = 8192
+SUBSCRIBE_TIMEOUT = 5.0  # waiting for this process's first read of a stream
 
 _symbols: set[str] = set()
 _symbols_at = 0.0
@@ -250,8 +251,13 @@ class MarketDataConsumer(StreamConsumer):
                         "message": f"At most {self.max_subscriptions} streams per connection."})
             return
         hub = get_hub()
-        for topic in topics:
-            await self.add_topic(topic)
+        try:
+            for topic in topics:
+                await asyncio.wait_for(self.add_topic(topic), SUBSCRIBE_TIMEOUT)
+        except TimeoutError:
+            self.reply({"op": "error", "id": request_id, "code": "unavailable",
+                        "message": "Market data is unavailable right now; retry."})
+            return
         # The reply and any snapshot are queued before any event read after this point,
         # and the hub is single-threaded: the snapshot is exactly the state that the
         # following diffs apply to.
