@@ -11,17 +11,22 @@ from marketdata.models import Market
 from wallets.models import Asset
 
 
+def _plain(value) -> str:
+    """A Decimal as a plain string without trailing zeros or exponent ("10", "0.001")."""
+    return format(value.normalize(), "f")
+
+
 def _market_rules(market: Market) -> dict:
     return {
         "symbol": market.symbol,
         "base": market.base.symbol,
         "quote": market.quote.symbol,
-        "tick_size": str(market.tick_size.normalize()),
-        "step_size": str(market.step_size.normalize()),
-        "min_qty": str(market.min_qty.normalize()),
-        "min_notional": str(market.min_notional.normalize()),
-        "maker_fee": str(market.maker_fee.normalize()),
-        "taker_fee": str(market.taker_fee.normalize()),
+        "tick_size": _plain(market.tick_size),
+        "step_size": _plain(market.step_size),
+        "min_qty": _plain(market.min_qty),
+        "min_notional": _plain(market.min_notional),
+        "maker_fee": _plain(market.maker_fee),
+        "taker_fee": _plain(market.taker_fee),
         "status": market.status,
     }
 
@@ -45,6 +50,21 @@ def trade_default(request):
     return redirect("trade", symbol=first.symbol)
 
 
+def _trade_prefetch(symbol: str, authenticated: bool) -> list[str]:
+    """The GETs of the trading page's first data, started by an inline script as soon as
+    the HTML is parsed instead of after the modules load (~150 ms earlier on loopback).
+    They must be exactly the paths static/js/lib.js ``API`` builds (a mismatch only costs
+    a wasted request: the page fetches anything not prefetched itself)."""
+    paths = [f"/api/v1/markets/{symbol}/depth?limit=100",
+             f"/api/v1/markets/{symbol}/trades?limit=60",
+             f"/api/v1/markets/{symbol}/ticker",
+             f"/api/v1/markets/{symbol}/candles?interval=1m&limit=300"]
+    if authenticated:
+        paths += ["/api/v1/balances", f"/api/v1/orders/open?market={symbol}",
+                  f"/api/v1/orders?market={symbol}", f"/api/v1/trades?market={symbol}"]
+    return paths
+
+
 @ensure_csrf_cookie
 def trade(request, symbol: str):
     market = get_object_or_404(Market.objects.select_related("base", "quote"),
@@ -53,6 +73,7 @@ def trade(request, symbol: str):
     return render(request, "ui/trade.html", {
         "market": market,
         "markets": markets,
+        "prefetch": _trade_prefetch(market.symbol, request.user.is_authenticated),
         "page_config": {
             "market": _market_rules(market),
             "markets": [m.symbol for m in markets],
@@ -69,8 +90,8 @@ def wallet(request):
         "assets": assets,
         "page_config": {
             "assets": [{"symbol": a.symbol, "name": a.name, "precision": a.precision,
-                        "withdrawal_fee": str(a.withdrawal_fee.normalize()),
-                        "min_withdrawal": str(a.min_withdrawal.normalize())} for a in assets],
+                        "withdrawal_fee": _plain(a.withdrawal_fee),
+                        "min_withdrawal": _plain(a.min_withdrawal)} for a in assets],
             "debug": settings.DEBUG,
         },
     })

@@ -7,6 +7,7 @@
 export const API = {
   markets: "/api/v1/markets",
   tickers: "/api/v1/tickers",
+  ticker: (m) => `/api/v1/markets/${m}/ticker`,
   depth: (m, limit = 50) => `/api/v1/markets/${m}/depth?limit=${limit}`,
   trades: (m, limit = 60) => `/api/v1/markets/${m}/trades?limit=${limit}`,
   candles: (m, iv, limit = 300) => `/api/v1/markets/${m}/candles?interval=${iv}&limit=${limit}`,
@@ -34,12 +35,15 @@ export function dec(s) {
   // "12.340" -> {v: 12340n, s: 3}; null for anything that is not a plain decimal.
   if (s === null || s === undefined) return null;
   s = String(s).trim();
-  const m = /^(-?)(\d*)(?:\.(\d*))?$/.exec(s);
+  // Python's str(Decimal) may use an exponent ("0E-18", "1E+1"): accepted, exactly.
+  const m = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(s);
   if (!m || (m[2] === "" && (m[3] === undefined || m[3] === ""))) return null;
   const frac = m[3] || "";
   let v = BigInt((m[2] || "0") + frac);
   if (m[1]) v = -v;
-  return { v, s: frac.length };
+  let scale = frac.length - Number(m[4] || 0);
+  if (scale < 0) { v *= TEN ** BigInt(-scale); scale = 0; }
+  return { v, s: scale };
 }
 function rescale(a, s) { return a.s === s ? a.v : a.v * TEN ** BigInt(s - a.s); }
 export function dadd(a, b) { const s = Math.max(a.s, b.s); return { v: rescale(a, s) + rescale(b, s), s }; }
@@ -86,12 +90,21 @@ function cookie(name) {
   const m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
   return m ? decodeURIComponent(m[1]) : "";
 }
+// GETs the page started before its modules loaded (an inline script in the template,
+// window.__prefetch: path -> fetch promise); each is used once, later calls go out anew.
+function prefetched(method, path) {
+  const pf = method === "GET" && window.__prefetch;
+  if (!pf || !pf[path]) return null;
+  const p = pf[path]; delete pf[path];
+  return p;
+}
 export async function api(method, path, body) {
+  const early = prefetched(method, path);
   const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
   if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
   if (method !== "GET") opts.headers["X-CSRFToken"] = cookie("csrftoken");
   let res;
-  try { res = await fetch(path, opts); } catch (e) { return { ok: false, status: 0, data: { code: "network", message: "The server could not be reached." } }; }
+  try { res = await (early || fetch(path, opts)); } catch (e) { return { ok: false, status: 0, data: { code: "network", message: "The server could not be reached." } }; }
   let data = null;
   const ct = res.headers.get("content-type") || "";
   if (ct.includes("json")) { try { data = await res.json(); } catch { data = null; } }

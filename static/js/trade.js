@@ -459,10 +459,8 @@ async function loadTrades() {
   tape.length = 0; addTrades(list.slice(-TAPE_MAX), false);
 }
 async function loadTicker() {
-  const r = await getJSON(API.tickers);
-  if (!r.ok) return;
-  const t = rows(r.data).find((x) => (x.market ?? x.symbol) === SYMBOL || x.symbol === SYMBOL.replace("-", ""));
-  applyTicker(t || (r.data && r.data[SYMBOL]));
+  const r = await getJSON(API.ticker(SYMBOL));
+  if (r.ok) applyTicker(r.data);
 }
 // After a (re)connect the socket sends the depth snapshot (subscribe with snapshot);
 // REST fills in the rest. While the socket is down, REST depth stands in for it.
@@ -474,9 +472,15 @@ function resubscribeDepth() {
   stream.unsubscribe([`${SYMBOL}@depth`]); stream.subscribe([`${SYMBOL}@depth`]);
 }
 let pollTimer = null;
+let opened = 0;
 const stream = new Stream({
   subscriptions: [`${SYMBOL}@depth`, `${SYMBOL}@trades`, `${SYMBOL}@ticker`, `${SYMBOL}@candles_${interval}`, ...(cfg.authenticated ? ["private"] : [])],
-  onOpen: () => { clearInterval(pollTimer); pollTimer = null; book.lastUpdateId = null; book.syncing = true; resyncAll(); },
+  // The first open needs no REST resync: the initial load below is already under way
+  // (started by the template's prefetch); every reconnect after a drop does.
+  onOpen: () => {
+    clearInterval(pollTimer); pollTimer = null; book.lastUpdateId = null; book.syncing = true;
+    if (opened++) resyncAll();
+  },
   // While the stream is down, poll REST so balances and orders still move.
   onClose: () => { if (!pollTimer) pollTimer = setInterval(() => resyncAll({ depth: true }), 3000); },
   onMessage: ({ channel, market, data }) => {

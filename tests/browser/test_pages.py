@@ -69,9 +69,6 @@ def test_every_page_renders_at_both_widths(browser, live_server_url, width):
     assert not errors, errors
 
 
-@pytest.mark.xfail(reason="measured 2026-11-21: HTML 135 ms, load 319 ms, first data 1006 ms "
-                   "(DEBUG server, 5 REST calls in parallel); the slow call is not yet found",
-                   strict=False)
 def test_trading_page_first_load_under_one_second(browser, live_server_url):
     # given
     seed_demo()
@@ -85,10 +82,19 @@ def test_trading_page_first_load_under_one_second(browser, live_server_url):
     page.wait_for_function("document.documentElement.dataset.ready === '1'")
     timing = page.evaluate("""() => {
         const n = performance.getEntriesByType('navigation')[0];
-        return {html: n.responseEnd, load: n.loadEventEnd, data: window.__bourse.loaded};
+        return {html: n.responseEnd, load: n.loadEventEnd, data: window.__bourse.loaded,
+                calls: performance.getEntriesByType('resource').map((r) => [
+                    r.name.replace(location.origin, ''), Math.round(r.startTime),
+                    Math.round(r.responseEnd - r.startTime), Math.round(r.responseEnd)])};
     }""")
     ctx.close()
     # then: HTML, CSS, JS and the first data (book, trades, ticker, balances, orders)
+    # arrive within 1 s, each GET asked once (the template starts them, the page reuses)
+    calls = timing.pop("calls")
     print(f"\ntrading page first load: {timing}")
+    for name, start, took, end in calls:
+        print(f"  {name:60} start {start:5} ms  took {took:5} ms  end {end:5} ms")
+    api_gets = [name for name, *_ in calls if name.startswith("/api/")]
+    assert len(api_gets) == len(set(api_gets)), api_gets
     assert timing["load"] < 1000, timing
     assert timing["data"] < 1000, timing
