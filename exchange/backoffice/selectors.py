@@ -79,6 +79,9 @@ def matcher_status_for(symbols: list[str]) -> tuple[list[MatcherStatus], dict[st
                 age = max(0.0, now - float(raw["heartbeat"]))
             except ValueError:
                 age = None
+        elif raw.get("matcher") in beats:
+            # No per-market heartbeat: the owning matcher's process heartbeat.
+            age = max(0.0, beats[raw["matcher"]])
         out.append(MatcherStatus(
             symbol=symbol, epoch=raw.get("epoch"), last_sequence=raw.get("last_sequence"),
             lag=raw.get("lag"), last_batch_ms=raw.get("last_batch_ms"), heartbeat_age=age,

@@ -90,6 +90,14 @@ def test_halt_reaches_the_running_matcher_rejects_orders_and_lets_cancels_throug
         assert helpers.wait_until(lambda: _applied(order), timeout=5), helpers.stop(proc)
         order.refresh_from_db()
         assert order.status == "NEW"
+        # The dashboard shows this matcher's live status for the market.
+        assert helpers.wait_until(
+            lambda: redis.Redis.from_url(redis_url).hget(
+                f"matcher:status:{market.symbol}", "epoch") is not None, timeout=5)
+        page = client.get("/admin/dashboard/").content.decode()
+        row = page[page.index(f'data-symbol="{market.symbol}"'):]
+        row = row[:row.index("</tr>")]
+        assert "no matcher" not in row and "stale" not in row, row
         print(f"admin request {request_time * 1000:.0f} ms; halt applied by the matcher "
               f"{halt_latency * 1000:.0f} ms after it returned")
     finally:
