@@ -89,7 +89,7 @@ def raw_reservation_rate(seconds: float = 3.0) -> dict:
     for threads in (1, 2):
         counts = [0] * threads
 
-        def work(index: int, deadline: float) -> None:
+        def work(index: int, deadline: float, counts: list[int] = counts) -> None:
             user = users[index]
             n = 0
             while time.monotonic() < deadline:

@@ -60,8 +60,15 @@ def _lap(marks: dict, key, since: float) -> float:
 def _array(values) -> str:
     """A Postgres array literal for ints, Decimals, bools, None and plain words (statuses,
     reasons): psycopg's per-element array adaptation costs ~2 us per value, this ~0.2 us."""
-    return "{" + ",".join("NULL" if v is None else ("t" if v else "f") if v is True or
-                          v is False else str(v) for v in values) + "}"  # priority = sequence * scale + index of the event in its command
+    return "{" + ",".join(map(_element, values)) + "}"
+
+
+def _element(value) -> str:
+    if value is None:
+        return "NULL"
+    if value is True or value is False:
+        return "t" if value else "f"
+    return str(value)
 
 _ORDER_COLUMNS = ("id, user_id, side, type, time_in_force, stp_mode, price, stop_price, "
                   "quantity, quote_order_qty, filled_quantity, reserve_remaining, sequence, "

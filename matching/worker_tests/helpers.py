@@ -107,3 +107,12 @@ def wait_until(predicate, timeout: float = 20, interval: float = 0.05) -> bool:
 def all_applied(market: Market) -> bool:
     return not (Order.objects.filter(market=market, sequence__isnull=True).exists()
                 or OrderCommand.objects.filter(market=market, sequence__isnull=True).exists())
+
+
+def redis_lose(redis_url: str) -> None:
+    """Redis restarted empty: FLUSHDB of this session's database (its lock key survives)."""
+    import redis
+
+    from matching.worker_tests.conftest import _flush
+
+    _flush(redis.Redis.from_url(redis_url))

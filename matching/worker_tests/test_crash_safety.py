@@ -18,6 +18,7 @@ from matching.worker_tests.helpers import (
     all_applied,
     make_market,
     make_trader,
+    redis_lose,
     run_matcher_until_idle,
     start_matcher,
     stop,
@@ -136,7 +137,7 @@ def test_redis_lost_with_unconsumed_entries(redis_url):
                                 quantity=D("1"), price=D("100.00"))
     buy = services.order_place(user=bob, market="BTC-USDT", side="BUY", type="LIMIT",
                                quantity=D("1"), price=D("100.00"))
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_lose(redis_url)
     # when the matcher starts
     code, out = run_matcher_until_idle(redis_url, ["BTC-USDT"], "--no-publish")
     # then the sweep re-announced them and they matched
@@ -158,7 +159,7 @@ def test_redis_flushed_while_matcher_runs(redis_url):
                              quantity=D("1"), price=D("100.00"))
         assert wait_until(lambda: all_applied(market))
         client = redis.Redis.from_url(redis_url)
-        client.flushdb()
+        redis_lose(redis_url)
         # an order accepted right after the loss, whose announcement is lost too
         buy = services.order_place(user=bob, market="BTC-USDT", side="BUY", type="LIMIT",
                                    quantity=D("1"), price=D("100.00"))

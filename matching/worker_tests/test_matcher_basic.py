@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+import redis
 
 from marketdata.models import Candle, Trade
 from matching.models import CommandLog, MarketCheckpoint
@@ -32,9 +33,12 @@ def test_cross_fill_and_settle(redis_url):
                                quantity=D("1"), price=D("101.00"))
     assert Balance.objects.get(user=bob, asset__symbol="USDT").locked == D("101")
     # when
-    code, out = run_matcher_until_idle(redis_url, ["BTC-USDT"], "--no-publish")
+    code, out = run_matcher_until_idle(redis_url, ["BTC-USDT"])
     # then
     assert code == 0, out
+    public = redis.Redis.from_url(redis_url).xrange("{BTC-USDT}:md")
+    assert any(b"t" in fields for _id, fields in public)  # the trade was published
+    assert redis.Redis.from_url(redis_url).xlen("{private}:events") >= 1
     assert all_applied(market), out
     sell.refresh_from_db()
     buy.refresh_from_db()

@@ -1,1 +1,5 @@
-from matching.worker_tests.conftest import django_db_modify_db_settings, redis_url  # noqa: F401
+from matching.worker_tests.conftest import (  # noqa: F401
+    django_db_modify_db_settings,
+    redis_db_index,
+    redis_url,
+)
