@@ -118,3 +118,26 @@ def test_operations_creates_a_market_audited():
     assert market.status == "TRADING"
     entry = StaffAuditLog.objects.get(action="market.create", object_id=str(market.pk))
     assert entry.before is None and Decimal(entry.after["min_notional"]) == 5
+
+
+@pytest.mark.django_db
+def test_user_export_with_a_signed_api_key_request():
+    from django.test import Client
+    from django.utils import timezone
+
+    from accounts.signing import signed_query
+    from wallets.services import adjustment_post
+
+    customer = make_user()
+    adjustment_post(user=customer, asset=make_asset(), amount=Decimal("2"), reason="fixture",
+                    staff_user=make_staff(superuser=True))
+    key, secret = api_key_create(user=customer, name="tax", scopes=["read"])
+    today = timezone.now().date().isoformat()
+    query = signed_query(secret, {"start": today, "end": today})
+    response = Client().get(f"/api/v1/exports/ledger.csv?{query}",
+                            HTTP_X_MBX_APIKEY=key.key)
+    assert response.status_code == 200, response.content[:500]
+    body = b"".join(response.streaming_content).decode()
+    assert body.count("\n") == 2  # header + the user's one ledger line
+    unsigned = Client().get(f"/api/v1/exports/ledger.csv?start={today}&end={today}")
+    assert unsigned.status_code in (401, 403)
