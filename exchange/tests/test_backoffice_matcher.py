@@ -3,6 +3,7 @@ test database): new orders are rejected while cancels still work; resume reopens
 
 from __future__ import annotations
 
+import os
 import time
 from decimal import Decimal
 
@@ -19,21 +20,36 @@ helpers = pytest.importorskip("matching.worker_tests.helpers",
                               reason="waiting for the matcher worker (run_matcher)")
 
 D = Decimal
-REDIS_DB = 11  # a database of our own, flushed around the test
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+# Same scheme as matching/worker_tests: claim a free Redis database (8..15) with a lock
+# key so concurrent test sessions never share streams; flush it but keep the lock.
+REDIS_DBS = range(8, 16)
+LOCK_KEY = "bourse:test-session-lock"
 
 
 @pytest.fixture
 def redis_url(settings):
-    url = f"{django_settings.REDIS_URL.rsplit('/', 1)[0]}/{REDIS_DB}"
+    base = django_settings.REDIS_URL.rsplit("/", 1)[0]
+    token = f"{os.getpid()}-backoffice"
+    for index in REDIS_DBS:
+        client = redis.Redis.from_url(f"{base}/{index}")
+        if client.set(LOCK_KEY, token, nx=True, ex=3600):
+            break
+    else:
+        pytest.skip("no free Redis database for the matcher test")
+    url = f"{base}/{index}"
     settings.REDIS_URL = url
     from matching import streams
 
+    def flush():
+        client.flushdb()
+        client.set(LOCK_KEY, token, ex=3600)
+
     streams._client = None
-    client = redis.Redis.from_url(url)
-    client.flushdb()
+    flush()
     yield url
-    client.flushdb()
+    client.flushdb()  # and release the lock
     streams._client = None
 
 
