@@ -87,7 +87,7 @@ def server(app: str, workers: int):
         [PY, *(["-m", "cProfile", "-o", os.environ["WSBENCH_PROFILE"]]
                if os.environ.get("WSBENCH_PROFILE") else []), "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers",
          str(workers), "--log-level", "warning", "--no-access-log", "--ws-max-queue", "64"],
-        cwd=ROOT, env={**os.environ, "MARKETDATA_WS_OUTBOX_LIMIT": "5000"})
+        cwd=ROOT, env=dict(os.environ))
     try:
         deadline = time.time() + 30
         while True:
