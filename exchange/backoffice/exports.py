@@ -47,31 +47,34 @@ TRADE_COLUMNS = [
 
 def trade_rows(*, since: datetime, until: datetime, user=None) -> Iterator[list]:
     """Trades in [since, until). For a user, one row per side they took (a self-trade
-    gives two rows) with their side and their fee; for staff, one row per trade."""
-    from marketdata.models import Trade
+    gives two rows) with their side and their fee; for staff, one row per trade with both
+    fees. Reads tuples (no model instances) over a server-side cursor."""
+    from marketdata.models import Market, Trade
 
+    markets = {m.pk: (m.symbol, m.base.symbol, m.quote.symbol)
+               for m in Market.objects.select_related("base", "quote")}
     qs = Trade.objects.filter(created_at__gte=since, created_at__lt=until)
     if user is not None:
         qs = qs.filter(Q(buyer=user) | Q(seller=user))
-    qs = qs.select_related("market__base", "market__quote").order_by("id")
-    for t in qs.iterator(chunk_size=2000):
-        common = [t.market.symbol]
-        sides = []
+    qs = qs.order_by("id").values_list(
+        "id", "created_at", "market_id", "price", "quantity", "quote_quantity", "buyer_fee",
+        "seller_fee", "buy_order_id", "sell_order_id", "buyer_id", "seller_id", "taker_side")
+    for (pk, created, market_id, price, qty, quote_qty, buyer_fee, seller_fee, buy_order,
+         sell_order, buyer_id, seller_id, taker_side) in qs.iterator(chunk_size=5000):
+        symbol, base, quote = markets[market_id]
+        head = [pk, created.isoformat(), symbol]
+        tail = [buy_order, sell_order]
         if user is None:
-            sides.append(("", "", ""))
-        else:
-            if t.buyer_id == user.pk:
-                sides.append(("BUY", t.buyer_fee, t.market.base.symbol))
-            if t.seller_id == user.pk:
-                sides.append(("SELL", t.seller_fee, t.market.quote.symbol))
-        for side, fee, fee_asset in sides:
-            if user is None:
-                fee = f"buyer {t.buyer_fee} {t.market.base.symbol}; " \
-                      f"seller {t.seller_fee} {t.market.quote.symbol}"
-            yield [t.pk, t.created_at.isoformat(), *common, side, t.price, t.quantity,
-                   t.quote_quantity, fee, fee_asset, t.buy_order_id, t.sell_order_id,
-                   t.buyer_id if user is None else "", t.seller_id if user is None else "",
-                   t.taker_side]
+            fee = f"buyer {buyer_fee} {base}; seller {seller_fee} {quote}"
+            yield [*head, "", price, qty, quote_qty, fee, "", *tail, buyer_id, seller_id,
+                   taker_side]
+            continue
+        if buyer_id == user.pk:
+            yield [*head, "BUY", price, qty, quote_qty, buyer_fee, base, *tail, "", "",
+                   taker_side]
+        if seller_id == user.pk:
+            yield [*head, "SELL", price, qty, quote_qty, seller_fee, quote, *tail, "", "",
+                   taker_side]
 
 
 LEDGER_COLUMNS = ["time", "entry_id", "kind", "ref", "account", "user_id", "asset", "amount",

@@ -141,3 +141,40 @@ def test_user_export_with_a_signed_api_key_request():
     assert body.count("\n") == 2  # header + the user's one ledger line
     unsigned = Client().get(f"/api/v1/exports/ledger.csv?start={today}&end={today}")
     assert unsigned.status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_staff_trade_export_streams_in_a_constant_number_of_queries(
+        django_assert_max_num_queries):
+    import time as _time
+
+    from django.utils import timezone
+
+    from exchange.backoffice import exports
+    from exchange.tests.backoffice_support import make_market
+    from marketdata.models import Trade
+    from orders.models import Order
+
+    market = make_market()
+    buyer, seller = make_user(), make_user()
+    orders = [Order.objects.create(user=u, market=market, client_order_id=f"x{u.pk}", side=s,
+                                   type="LIMIT", price=Decimal(1), quantity=Decimal(1),
+                                   reserved_asset=market.quote, reserved_amount=0,
+                                   reserve_remaining=0)
+              for u, s in ((buyer, "BUY"), (seller, "SELL"))]
+    now = timezone.now()
+    n = 20_000
+    Trade.objects.bulk_create([
+        Trade(market=market, sequence=i, price=Decimal("100.5"), quantity=Decimal("0.01"),
+              quote_quantity=Decimal("1.005"), buy_order=orders[0], sell_order=orders[1],
+              buyer=buyer, seller=seller, taker_side="BUY", created_at=now)
+        for i in range(n)], batch_size=5000)
+    since, until = exports.date_range_parse(start=now.date().isoformat(),
+                                            end=now.date().isoformat())
+    started = _time.perf_counter()
+    with django_assert_max_num_queries(5):
+        response = exports.export_response(kind="trades", since=since, until=until)
+        size = sum(len(chunk) for chunk in response.streaming_content)
+    elapsed = _time.perf_counter() - started
+    print(f"staff trade export: {n} rows, {size / 1e6:.1f} MB in {elapsed * 1000:.0f} ms")
+    assert size > n * 50
