@@ -105,6 +105,16 @@ def _reload(obj: models.Model) -> models.Model:
     return type(obj)._default_manager.get(pk=obj.pk)
 
 
+def _not_on_self_or_staff(*, staff_user, user, what: str) -> None:
+    """Nobody acts on their own account; only a superuser acts on another staff member."""
+    if user.pk == staff_user.pk:
+        raise ServiceError("self_action", f"You cannot {what} your own account.",
+                           http_status=403)
+    if (user.is_staff or user.is_superuser) and not staff_user.is_superuser:
+        raise ServiceError("staff_target", f"Only a superuser may {what} a staff account.",
+                           http_status=403)
+
+
 # --- users -----------------------------------------------------------------------------
 
 USER_STATE_FIELDS = ["state", "frozen_reason", "is_active", "kyc_tier"]
@@ -113,7 +123,8 @@ USER_STATE_FIELDS = ["state", "frozen_reason", "is_active", "kyc_tier"]
 def staff_user_freeze(*, staff_user, user, reason: str, request=None):
     _require(staff_user, "exchange.user_freeze")
     reason = _require_reason(reason)
-    before = snapshot(user, USER_STATE_FIELDS)
+    _not_on_self_or_staff(staff_user=staff_user, user=user, what="freeze")
+    before = snapshot(_reload(user), USER_STATE_FIELDS)
     _call_service("accounts.services.user_freeze")(user=user, reason=reason, request=request,
                                                    staff_user=staff_user)
     user = _reload(user)
@@ -125,7 +136,8 @@ def staff_user_freeze(*, staff_user, user, reason: str, request=None):
 def staff_user_unfreeze(*, staff_user, user, reason: str, request=None):
     _require(staff_user, "exchange.user_freeze")
     reason = _require_reason(reason)
-    before = snapshot(user, USER_STATE_FIELDS)
+    _not_on_self_or_staff(staff_user=staff_user, user=user, what="unfreeze")
+    before = snapshot(_reload(user), USER_STATE_FIELDS)
     _call_service("accounts.services.user_unfreeze")(user=user, reason=reason, request=request,
                                                      staff_user=staff_user)
     user = _reload(user)
@@ -217,6 +229,7 @@ KYC_FIELDS = ["status", "tier", "reason", "reviewed_by", "reviewed_at"]
 def _kyc_decide(*, staff_user, submission, reason: str, approve: bool, request=None):
     _require(staff_user, "exchange.kyc_decide")
     reason = _require_reason(reason)
+    submission = _reload(submission)
     before = snapshot(submission, KYC_FIELDS)
     user_before = snapshot(submission.user, USER_STATE_FIELDS)
     if approve:
@@ -262,6 +275,7 @@ def staff_adjustment_post(*, staff_user, user, asset, amount: Decimal, reason: s
     entry by ``wallets.services.adjustment_post`` (the only way staff change money)."""
     _require(staff_user, "exchange.adjustment_post")
     reason = _require_reason(reason)
+    _not_on_self_or_staff(staff_user=staff_user, user=user, what="adjust the balance of")
     before = _balance_snapshot(user, asset)
     entry = _call_service("wallets.services.adjustment_post")(
         user=user, asset=asset, amount=amount, reason=reason, staff_user=staff_user
@@ -290,6 +304,7 @@ def staff_withdrawal_approve(*, staff_user, withdrawal, reason: str = "", reques
     approvers; ``wallets.services.withdrawal_approve`` enforces that (one approval per
     staff member, a unique constraint backs it) and notifies the user."""
     _require(staff_user, "exchange.withdrawal_decide")
+    withdrawal = _reload(withdrawal)
     before = _withdrawal_snapshot(withdrawal)
     _call_service("wallets.services.withdrawal_approve")(
         withdrawal_id=withdrawal.pk, staff_user=staff_user
@@ -304,6 +319,7 @@ def staff_withdrawal_approve(*, staff_user, withdrawal, reason: str = "", reques
 def staff_withdrawal_reject(*, staff_user, withdrawal, reason: str, request=None):
     _require(staff_user, "exchange.withdrawal_decide")
     reason = _require_reason(reason)
+    withdrawal = _reload(withdrawal)
     before = _withdrawal_snapshot(withdrawal)
     _call_service("wallets.services.withdrawal_reject")(
         withdrawal_id=withdrawal.pk, staff_user=staff_user, reason=reason

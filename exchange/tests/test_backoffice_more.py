@@ -178,3 +178,27 @@ def test_staff_trade_export_streams_in_a_constant_number_of_queries(
     elapsed = _time.perf_counter() - started
     print(f"staff trade export: {n} rows, {size / 1e6:.1f} MB in {elapsed * 1000:.0f} ms")
     assert size > n * 50
+
+
+@pytest.mark.django_db
+def test_staff_cannot_freeze_or_adjust_themselves_or_other_staff():
+    from exchange.backoffice.roles import FINANCE as FIN
+    from wallets.models import Balance
+
+    support = make_staff(SUPPORT)
+    colleague = make_staff(FINANCE)
+    client = otp_client(support)
+    for target in (support, colleague):
+        response = client.post(f"/admin/accounts/user/{target.pk}/freeze/",
+                               {"reason": "testing"}, follow=True)
+        assert "self_action" in response.content.decode() or \
+            "staff_target" in response.content.decode()
+        target.refresh_from_db()
+        assert target.state == "ACTIVE"
+    finance = make_staff(FIN)
+    asset = make_asset()
+    response = otp_client(finance).post("/admin/wallets/balance/adjust/", {
+        "user": str(finance.pk), "asset": asset.symbol, "amount": "100", "reason": "bonus"})
+    assert "self_action" in response.content.decode()
+    assert not Balance.objects.filter(user=finance, available__gt=0).exists()
+    assert not StaffAuditLog.objects.exists()
