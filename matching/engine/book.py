@@ -337,6 +337,8 @@ class OrderBook:
         events.append(_new_accepted(seq, order_id, user_id, side, order_type, tif, price, qty,
                                     cmd.quote_qty, None, reserve))
         if price is not None and tif is GTC:
+            # Heaps hold level keys (asks: price, bids: -price); a buy crosses when the best
+            # ask <= price, a sell when the best bid >= price, i.e. bid key <= -price.
             if is_buy:
                 heap = self._ask_heap
                 key = -price
@@ -344,7 +346,7 @@ class OrderBook:
             else:
                 heap = self._bid_heap
                 key = price
-                crosses = heap and heap[0] <= key
+                crosses = heap and heap[0] <= -price
             if not crosses:  # rest at once: the inline version of _rest
                 levels = self._levels
                 level = levels.get(key)
