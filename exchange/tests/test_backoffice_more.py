@@ -202,3 +202,29 @@ def test_staff_cannot_freeze_or_adjust_themselves_or_other_staff():
     assert "self_action" in response.content.decode()
     assert not Balance.objects.filter(user=finance, available__gt=0).exists()
     assert not StaffAuditLog.objects.exists()
+
+
+@pytest.fixture
+def eager_celery():
+    from exchange.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.mark.django_db
+def test_rejected_withdrawal_notifies_the_user(eager_celery, mailoutbox,
+                                               django_capture_on_commit_callbacks):
+    from exchange.tests.test_backoffice_actions import _withdrawal
+
+    withdrawal = _withdrawal(amount=Decimal("2"), approvals_required=1)
+    client = otp_client(make_staff(FINANCE))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/admin/wallets/withdrawal/{withdrawal.pk}/decide/",
+                    {"decision": "reject", "reason": "address flagged"})
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == "REJECTED"
+    mails = [m for m in mailoutbox if m.to == [withdrawal.user.email]]
+    assert len(mails) == 1 and "address flagged" in mails[0].body
