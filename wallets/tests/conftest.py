@@ -27,26 +27,6 @@ def staff(db):
     return UserFactory(is_staff=True)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _allow_flushing_audit_log(django_db_setup, django_db_blocker):
-    """Transactional tests end with a TRUNCATE of every table, which the staff audit
-    log's append-only trigger refuses (exchange migration 0002). Until that trigger lets
-    test flushes through, disable it in the *test* database while wallet tests run."""
-    from django.db import connection
-
-    def toggle(action: str) -> None:
-        with django_db_blocker.unblock(), connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_trigger WHERE tgname = "
-                           "'exchange_staffauditlog_no_truncate'")
-            if cursor.fetchone():
-                cursor.execute(f"ALTER TABLE exchange_staffauditlog {action} TRIGGER "
-                               "exchange_staffauditlog_no_truncate")
-
-    toggle("DISABLE")
-    yield
-    toggle("ENABLE")
-
-
 @pytest.fixture
 def eager_celery():
     from exchange.celery import app
