@@ -228,3 +228,34 @@ def test_rejected_withdrawal_notifies_the_user(eager_celery, mailoutbox,
     assert withdrawal.status == "REJECTED"
     mails = [m for m in mailoutbox if m.to == [withdrawal.user.email]]
     assert len(mails) == 1 and "address flagged" in mails[0].body
+
+
+@pytest.mark.django_db
+def test_decision_pages_render_their_controls_for_the_right_role(settings, tmp_path):
+    from accounts.models import KycSubmission
+    from exchange.backoffice.roles import COMPLIANCE, OPERATIONS
+    from exchange.tests.backoffice_support import make_market
+    from exchange.tests.test_backoffice_actions import _withdrawal
+
+    withdrawal = _withdrawal(amount=Decimal("50"), approvals_required=2)
+    first = make_staff(FINANCE)
+    c1 = otp_client(first)
+    page = c1.get(f"/admin/wallets/withdrawal/{withdrawal.pk}/change/").content.decode()
+    assert 'value="approve"' in page and "Approvals (0/2)" in page
+    c1.post(f"/admin/wallets/withdrawal/{withdrawal.pk}/decide/", {"decision": "approve"})
+    page = c1.get(f"/admin/wallets/withdrawal/{withdrawal.pk}/change/").content.decode()
+    assert 'value="approve"' not in page and "You approved this withdrawal already" in page
+    assert first.email in page
+
+    submission = KycSubmission.objects.create(user=make_user(), tier=1)
+    url = f"/admin/accounts/kycsubmission/{submission.pk}/change/"
+    assert 'value="approve"' in otp_client(make_staff(COMPLIANCE)).get(url).content.decode()
+    support_page = otp_client(make_staff(SUPPORT)).get(url).content.decode()
+    assert 'value="approve"' not in support_page
+    assert "previews are for compliance only" in support_page
+
+    market = make_market()
+    url = f"/admin/marketdata/market/{market.pk}/change/"
+    page = otp_client(make_staff(OPERATIONS)).get(url).content.decode()
+    for op in ("halt", "resume", "cancel_only", "cancel_all"):
+        assert f'value="{op}"' in page
