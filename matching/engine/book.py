@@ -280,11 +280,71 @@ class OrderBook:
         return events
 
     def _place(self, cmd: PlaceOrder, events: list) -> None:
-        """Validate, accept, match, rest or expire one order; then run triggered stops.
-
-        The common case, a plain LIMIT order that does not cross, is handled inline: one
-        event, one list record, O(1) (O(log L) if it opens a level).
+        """Place one order. The happy path of the most common command, a valid GTC LIMIT
+        order that does not cross, is handled here inline (one event, one list record,
+        O(1), O(log L) if it opens a level); everything else goes to
+        :meth:`_place_general`, which re-checks from the start, so the order of rejection
+        reasons is the same on both paths.
         """
+        order_id = cmd.order_id
+        if self._status is TRADING and order_id not in self._orders \
+                and order_id not in self._stops:
+            price = cmd.price
+            qty = cmd.qty
+            if (
+                cmd.order_type is LIMIT
+                and cmd.tif is GTC
+                and price.__class__ is int
+                and qty.__class__ is int
+                and price > 0
+                and qty > 0
+                and cmd.quote_qty is None
+                and cmd.stop_price is None
+            ):
+                side = cmd.side
+                key = 0  # stays 0 unless the order is valid and does not cross
+                if side is BUY:
+                    heap = self._ask_heap
+                    if not heap or heap[0] > price:
+                        key = -price
+                        required = price * qty
+                elif side is SELL:
+                    heap = self._bid_heap
+                    if not heap or heap[0] > -price:  # bid keys are -price
+                        key = price
+                        required = qty
+                stp = cmd.stp
+                reserve = cmd.reserve
+                if reserve is None:
+                    reserve = required if key else 0
+                if key and stp in _STP_MODES and reserve.__class__ is int \
+                        and reserve >= required:
+                    user_id = cmd.user_id
+                    seq = self._seq = self._seq + 1
+                    events.append(_new_accepted(seq, order_id, user_id, side, LIMIT, GTC, price,
+                                                qty, None, None, reserve))
+                    levels = self._levels
+                    level = levels.get(key)
+                    if level is None:
+                        level = levels[key] = [deque(), 0, 0, 0]
+                        in_heap = self._in_heap
+                        if key not in in_heap:
+                            in_heap.add(key)
+                            heappush(self._bid_heap if key < 0 else self._ask_heap, key)
+                    priority = self._next_priority = self._next_priority + 1
+                    order = [qty, reserve, order_id, user_id, priority, price, key, side, stp,
+                             LIMIT]
+                    level[0].append(order)  # QUEUE
+                    level[1] += qty  # TOTAL
+                    level[2] += 1  # COUNT
+                    self._orders[order_id] = order
+                    self._dirty.add(key)
+                    self._depth_changed = True
+                    return None
+        return self._place_general(cmd, events)
+
+    def _place_general(self, cmd: PlaceOrder, events: list) -> None:
+        """Validate, accept, match, rest or expire one order; then run triggered stops."""
         order_type = cmd.order_type
         order_id = cmd.order_id
         if self._status is not TRADING:
@@ -336,36 +396,6 @@ class OrderBook:
         seq = self._seq = self._seq + 1
         events.append(_new_accepted(seq, order_id, user_id, side, order_type, tif, price, qty,
                                     cmd.quote_qty, None, reserve))
-        if price is not None and tif is GTC:
-            # Heaps hold level keys (asks: price, bids: -price); a buy crosses when the best
-            # ask <= price, a sell when the best bid >= price, i.e. bid key <= -price.
-            if is_buy:
-                heap = self._ask_heap
-                key = -price
-                crosses = heap and heap[0] <= price
-            else:
-                heap = self._bid_heap
-                key = price
-                crosses = heap and heap[0] <= -price
-            if not crosses:  # rest at once: the inline version of _rest
-                levels = self._levels
-                level = levels.get(key)
-                if level is None:
-                    level = levels[key] = [deque(), 0, 0, 0]
-                    in_heap = self._in_heap
-                    if key not in in_heap:
-                        in_heap.add(key)
-                        heappush(self._bid_heap if is_buy else self._ask_heap, key)
-                priority = self._next_priority = self._next_priority + 1
-                order = [qty, reserve, order_id, user_id, priority, price, key, side, stp,
-                         order_type]
-                level[0].append(order)  # QUEUE
-                level[1] += qty  # TOTAL
-                level[2] += 1  # COUNT
-                self._orders[order_id] = order
-                self._dirty.add(key)
-                self._depth_changed = True
-                return None
         last_before = self._last_price
         self._take(events, order_id, user_id, side, is_buy, order_type, tif, price, qty,
                    cmd.quote_qty, stp, reserve)
