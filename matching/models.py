@@ -22,12 +22,16 @@ class MarketCheckpoint(models.Model):
 
 
 class CommandLog(models.Model):
-    """Every command the matcher applied, in sequence order, written in the batch's
-    transaction: replaying ``payload`` through a fresh engine reproduces the trades."""
+    """The commands the matcher applied, in sequence order, written in the batch's
+    transaction: one row per committed batch (``sequence`` .. ``last_sequence``) whose
+    ``payload`` is ``[[sequence, command], ...]`` (``matching.worker.payloads``). Replaying
+    the rows of a market in order through a fresh engine reproduces its trades. One row per
+    batch rather than per command: the log costs the hot path one insert, not thousands."""
 
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+",
                                db_index=False)  # the unique (market, sequence) covers it
-    sequence = models.BigIntegerField()
+    sequence = models.BigIntegerField(help_text="First sequence of the batch.")
+    last_sequence = models.BigIntegerField(default=0)
     payload = models.JSONField()
 
     class Meta:
@@ -37,4 +41,8 @@ class CommandLog(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.market_id}#{self.sequence}"
+        return f"{self.market_id}#{self.sequence}..{self.last_sequence}"
+
+    def commands(self):
+        """``(sequence, payload)`` of each command of the batch, in order."""
+        return [(seq, payload) for seq, payload in self.payload]

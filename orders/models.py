@@ -104,7 +104,10 @@ class Order(models.Model):
                                    name="order_filled_gte_0"),
         ]
         indexes = [
-            models.Index(fields=["market", "status", "sequence"], name="order_market_open_seq"),
+            # Not on sequence/priority: placing a resting order then changes no indexed
+            # column, so the matcher's UPDATE can be HOT (no index writes; fillfactor 70,
+            # migration 0004).
+            models.Index(fields=["market", "status"], name="order_market_status"),
             models.Index(fields=["user", "status"], name="order_user_status"),
         ]
 

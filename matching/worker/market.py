@@ -521,9 +521,9 @@ class MarketRunner:
                      _array(c[1] for c in command_updates), _array(c[2] for c in command_updates)])
             mark = _lap(marks, 'orders_or_commands', mark)
             cursor.execute(
-                "INSERT INTO matching_commandlog (market_id, sequence, payload) "
-                "SELECT %s, (e->>0)::bigint, e->1 FROM jsonb_array_elements(%s::jsonb) AS e",
-                [info.id, payloads.dumps([[s, p] for s, p in log])])
+                "INSERT INTO matching_commandlog (market_id, sequence, last_sequence, payload) "
+                "VALUES (%s, %s, %s, %s::jsonb)",
+                [info.id, log[0][0], log[-1][0], payloads.dumps(log)])
             if fills:
                 mark = _lap(marks, 'command_log', mark)
                 self._upsert_candles(cursor, trade_meta, now_dt)

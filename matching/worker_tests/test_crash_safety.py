@@ -78,14 +78,18 @@ def _replay_trades(market: Market) -> list[tuple]:
     book = OrderBook(band_bps=int(market.price_band_pct * 100),
                      reference_price=spec.price_to_ticks(market.reference_price))
     out = []
+    expected = 1
     for row in CommandLog.objects.filter(market=market).order_by("sequence"):
-        command = payloads.decode(row.payload)
-        if command is None:
-            continue
-        for index, event in enumerate(book.apply(command)):
-            if isinstance(event, Traded):
-                out.append((row.sequence, index, spec.ticks_to_price(event.price),
-                            spec.steps_to_qty(event.qty)))
+        for sequence, payload in row.commands():
+            assert sequence == expected  # no gap, no duplicate
+            expected += 1
+            command = payloads.decode(payload)
+            if command is None:
+                continue
+            for index, event in enumerate(book.apply(command)):
+                if isinstance(event, Traded):
+                    out.append((sequence, index, spec.ticks_to_price(event.price),
+                                spec.steps_to_qty(event.qty)))
     return out
 
 
