@@ -259,3 +259,19 @@ def test_decision_pages_render_their_controls_for_the_right_role(settings, tmp_p
     page = otp_client(make_staff(OPERATIONS)).get(url).content.decode()
     for op in ("halt", "resume", "cancel_only", "cancel_all"):
         assert f'value="{op}"' in page
+
+
+@pytest.mark.django_db
+def test_journal_entry_page_shows_its_lines_read_only():
+    from wallets.models import JournalEntry
+    from wallets.services import adjustment_post
+
+    customer = make_user()
+    entry = adjustment_post(user=customer, asset=make_asset(), amount=Decimal("7.25"),
+                            reason="fixture", staff_user=make_staff(superuser=True))
+    entry = JournalEntry.objects.get(pk=entry.pk)
+    page = otp_client(make_staff(FINANCE)).get(f"/admin/wallets/journalentry/{entry.pk}/change/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "7.25" in body and "-7.25" in body
+    assert 'name="_save"' not in body and "lines-0-amount" not in body
