@@ -57,6 +57,8 @@ return redis.call(unpack(args))
 """
 
 _scripts: dict[str, redis.commands.core.Script] = {}
+# Per publishing process: the lastUpdateId last published for each market.
+_last_update_ids: dict[str, int] = {}
 
 
 def _script(name: str, source: str):
@@ -115,12 +117,17 @@ def publish_batch(
     if trades:
         public = [{k: t[k] for k in PUBLIC_TRADE_FIELDS if k in t} for t in trades]
         fields += ["t", _dumps(public)]
+    snapshot = _dumps(depth_snapshot)
     if depth_update is not None:
         fields += ["d", _dumps(depth_update)]
+    elif _last_update_ids.get(market) != depth_snapshot["lastUpdateId"]:
+        # The book changed without a diff (the matcher rebuilt it, e.g. after a restart):
+        # readers replace their copy; diff followers see the id jump and resync.
+        fields += ["s", snapshot]
+    _last_update_ids[market] = depth_snapshot["lastUpdateId"]
     candles = _touched_candles(market, trades)
     if candles:
         fields += ["k", _dumps(candles)]
-    snapshot = _dumps(depth_snapshot)
 
     private_events = [
         {"user_id": u["user_id"], "type": "order", "market": market,

@@ -305,6 +305,14 @@ class MarketFeed(_Feed):
                 self._best = best
                 hub.emit(("bookticker", market, ""),
                          {"E": published, "u": diff["u"], "bid": best[0], "ask": best[1]})
+        if "s" in fields:  # the book was replaced (matcher rebuild): no diff to give
+            snap = json.loads(fields["s"])
+            self.bids.load(snap["bids"])
+            self.asks.load(snap["asks"])
+            self.last_update_id = int(snap["lastUpdateId"])
+            self._pending = {"bids": {}, "asks": {}}
+            self._pending_first = 0
+            self._book_changed = True
         if "k" in fields:
             for candle in json.loads(fields["k"]):
                 self._minutes[candle["open_time"]] = candle

@@ -364,3 +364,29 @@ def test_slow_client_is_disconnected_with_4008(tiny_outbox_server):
             return closed.value.rcvd.code
 
     assert asyncio.run(scenario()) == 4008
+
+
+def test_a_rebuilt_book_replaces_the_servers_copy(server):
+    # given a process already following the market
+    market = make_market()
+    matcher = SyntheticMatcher(market=market, buyer=make_user(), seller=make_user())
+    for _ in range(10):
+        matcher.step(trades=0)
+    rebuilt = {"lastUpdateId": matcher.update_id + 7, "bids": [["50.00", "1"]],
+               "asks": [["60.00", "2"]]}
+
+    async def scenario():
+        async with connect(f"ws://{server}/ws/v1") as ws:
+            assert (await subscribe(ws, [f"{market.symbol}@trades"]))["op"] == "subscribed"
+            # when the matcher publishes a rebuilt book without a diff
+            await asyncio.to_thread(
+                publish_batch, market=market.symbol, trades=[], depth_update=None,
+                depth_snapshot=rebuilt, order_updates=[], balance_updates=[])
+            await asyncio.sleep(0.3)
+            await ws.send(json.dumps({"op": "subscribe", "id": 2, "snapshot": True,
+                                      "streams": [f"{market.symbol}@depth"]}))
+            assert (await recv_json(ws))["op"] == "subscribed"
+            return await recv_json(ws)
+
+    # then a new depth subscriber gets the rebuilt book
+    assert asyncio.run(scenario())["data"] == rebuilt
