@@ -4,10 +4,11 @@ from __future__ import annotations
 
 
 def wallet_email_on_commit(*, user, subject: str, body: str) -> None:
-    """Queues an email to ``user`` once the current transaction commits."""
+    """Queues an email to ``user`` once the current transaction commits (accounts' mailer
+    adds the "[Bourse]" subject prefix)."""
     from accounts.notifications import email_on_commit
 
-    email_on_commit(to=user.email, subject=f"Bourse: {subject}", body=body)
+    email_on_commit(to=user.email, subject=subject, body=body)
 
 
 def task_on_commit(task, *args) -> None:

@@ -2,8 +2,8 @@
 
 ``reconcile()`` only reads (one REPEATABLE READ, READ ONLY snapshot when called outside
 a transaction, so a concurrent settlement cannot show up as a false difference) and
-returns a ``ReconciliationReport``. ``reconciliation_run()`` records it, logs, and feeds
-the ``bourse_reconciliation_differences`` gauge.
+returns a ``ReconciliationReport``. ``reconciliation_run()`` records it and logs; the
+``bourse_reconciliation_differences`` gauge reads the last record (``wallets.metrics``).
 
 Checks, per asset:
 1. ``ledger_sum``: all lines of the asset sum to zero (and ``entry_unbalanced``: every
@@ -141,17 +141,15 @@ def reconcile() -> ReconciliationReport:
 
 
 def reconciliation_run() -> ReconciliationRun:
-    """Reconciles, stores a ``ReconciliationRun`` (staff pages and the dashboard show the
-    last one), logs each difference and sets the metrics gauge."""
-    from exchange.metrics import RECONCILIATION_DIFFERENCES
-
+    """Reconciles, stores a ``ReconciliationRun`` (staff pages, the dashboard and the
+    ``bourse_reconciliation_differences`` gauge read the last one, see
+    ``wallets.metrics``) and logs each difference."""
     report = reconcile()
     for difference in report.differences:
         log.error("reconciliation difference: %s", difference)
     run = ReconciliationRun.objects.create(
         started_at=report.started_at, finished_at=timezone.now(), ok=report.ok,
         difference_count=len(report.differences), differences=report.differences)
-    RECONCILIATION_DIFFERENCES.set(len(report.differences))
     if report.ok:
         log.info("reconciliation ok")
     return run

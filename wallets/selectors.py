@@ -1,6 +1,13 @@
 """Reads of wallet data for one user (another user's rows are never returned)."""
 
-from wallets.models import Balance, Deposit, LedgerLine, Withdrawal, WithdrawalAddress
+from wallets.models import (
+    Balance,
+    Deposit,
+    LedgerLine,
+    ReconciliationRun,
+    Withdrawal,
+    WithdrawalAddress,
+)
 
 
 def balances_for_user(*, user):
@@ -26,3 +33,8 @@ def withdrawals_for_user(*, user, limit: int = 100):
 
 def withdrawal_addresses_for_user(*, user):
     return WithdrawalAddress.objects.filter(user=user).select_related("asset")
+
+
+def reconciliation_last() -> ReconciliationRun | None:
+    """The most recent stored reconciliation run (one index probe on the primary key)."""
+    return ReconciliationRun.objects.order_by("-id").only("id", "difference_count").first()
