@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench chaos services services-down setup migrate clean
+.PHONY: run test lint audit bench chaos services services-down setup migrate clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/bandit -q -r accounts wallets orders marketdata matching exchange \
+	  -x '*/tests/*,*/migrations/*,*/worker_tests/*' --severity-level high
+
+# pip-audit needs PyPI's JSON API or OSV; neither is reachable from this project's
+# machines (only the package index is), so it is a separate target, not a gate.
+audit: $(STAMP)
+	$(VENV)/bin/pip install -q pip-audit==2.10.1
+	$(VENV)/bin/pip-audit -r requirements.txt
 
 bench: $(STAMP)
 	$(PY) -m exchange.devservices run -- scripts/bench.sh
