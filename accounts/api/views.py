@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import otp, selectors, services
+from accounts.api import schemas
 from accounts.api import serializers as s
 from accounts.lockout import LoginLocked
 from accounts.views_common import PasswordResetEmailForm, base_url
@@ -41,12 +42,14 @@ class PublicView(APIView):
     authentication_classes: list = []
 
 
+@schemas.CSRF
 @method_decorator(ensure_csrf_cookie, name="get")
 class CsrfView(PublicView):
     def get(self, request):
         return Response({"detail": "CSRF cookie set."})
 
 
+@schemas.SIGNUP
 @method_decorator(csrf_protect, name="post")
 class SignupView(PublicView):
     rate_limit_weight = 5
@@ -59,6 +62,7 @@ class SignupView(PublicView):
                          "verify it. Check your inbox."}, status=status.HTTP_202_ACCEPTED)
 
 
+@schemas.VERIFY_EMAIL
 class VerifyEmailView(PublicView):
     def post(self, request):
         data = _validated(s.VerifyEmailIn, request)
@@ -66,6 +70,7 @@ class VerifyEmailView(PublicView):
         return Response({"detail": "Email verified."})
 
 
+@schemas.LOGIN
 @method_decorator(csrf_protect, name="post")
 class LoginView(PublicView):
     rate_limit_weight = 5
@@ -80,6 +85,7 @@ class LoginView(PublicView):
         return Response({"status": outcome})
 
 
+@schemas.LOGIN_OTP
 @method_decorator(csrf_protect, name="post")
 class LoginOtpView(PublicView):
     rate_limit_weight = 5
@@ -93,12 +99,14 @@ class LoginOtpView(PublicView):
         return Response({"status": "authenticated"})
 
 
+@schemas.LOGOUT
 class LogoutView(SessionOnlyView):
     def post(self, request):
         services.logout_record(request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@schemas.PASSWORD_RESET
 @method_decorator(csrf_protect, name="post")
 class PasswordResetView(PublicView):
     rate_limit_weight = 5
@@ -112,6 +120,7 @@ class PasswordResetView(PublicView):
                         status=status.HTTP_202_ACCEPTED)
 
 
+@schemas.ME
 class MeView(APIView):
     required_scope = "read"
 
@@ -125,6 +134,7 @@ class MeView(APIView):
         })
 
 
+@schemas.PASSWORD_CHANGE
 class PasswordChangeView(SessionOnlyView):
     def post(self, request):
         from django.contrib.auth import update_session_auth_hash
@@ -137,6 +147,7 @@ class PasswordChangeView(SessionOnlyView):
         return Response({"detail": "Password changed."})
 
 
+@schemas.EMAIL_CHANGE
 class EmailChangeView(SessionOnlyView):
     def post(self, request):
         data = _validated(s.EmailChangeIn, request)
@@ -148,6 +159,7 @@ class EmailChangeView(SessionOnlyView):
                         status=status.HTTP_202_ACCEPTED)
 
 
+@schemas.TOTP
 class TotpView(SessionOnlyView):
     def post(self, request):
         device = services.totp_enrol_start(user=request.user)
@@ -156,6 +168,7 @@ class TotpView(SessionOnlyView):
                          "qr_svg": otp.totp_qr_svg(device)}, status=status.HTTP_201_CREATED)
 
 
+@schemas.TOTP_CONFIRM
 class TotpConfirmView(SessionOnlyView):
     def post(self, request):
         data = _validated(s.OtpCodeIn, request)
@@ -164,6 +177,7 @@ class TotpConfirmView(SessionOnlyView):
         return Response({"backup_codes": codes})
 
 
+@schemas.TOTP_DISABLE
 class TotpDisableView(SessionOnlyView):
     def post(self, request):
         data = _validated(s.StepUpIn, request)
@@ -171,6 +185,7 @@ class TotpDisableView(SessionOnlyView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@schemas.BACKUP_CODES
 class BackupCodesView(SessionOnlyView):
     def get(self, request):
         return Response({"remaining": otp.backup_codes_remaining(request.user)})
@@ -182,6 +197,7 @@ class BackupCodesView(SessionOnlyView):
         return Response({"backup_codes": codes})
 
 
+@schemas.API_KEYS
 class ApiKeysView(SessionOnlyView):
     def get(self, request):
         keys = selectors.api_keys_for_user(user=request.user)
@@ -198,6 +214,7 @@ class ApiKeysView(SessionOnlyView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+@schemas.API_KEY_DETAIL
 class ApiKeyDetailView(SessionOnlyView):
     def get(self, request, key_id: int):
         return Response(s.ApiKeyOut(selectors.api_key_get_for_user(user=request.user,
@@ -208,12 +225,14 @@ class ApiKeyDetailView(SessionOnlyView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@schemas.API_KEY_REVOKE
 class ApiKeyRevokeView(SessionOnlyView):
     def post(self, request, key_id: int):
         key = services.api_key_revoke(user=request.user, key_id=key_id, request=request)
         return Response(s.ApiKeyOut(key).data)
 
 
+@schemas.KYC_STATUS
 class KycStatusView(SessionOnlyView):
     def get(self, request):
         info = selectors.kyc_status(user=request.user)
@@ -224,6 +243,7 @@ class KycStatusView(SessionOnlyView):
         return Response(info)
 
 
+@schemas.KYC_SUBMIT
 class KycSubmitView(SessionOnlyView):
     rate_limit_weight = 10
 
@@ -233,6 +253,7 @@ class KycSubmitView(SessionOnlyView):
         return Response(s.KycSubmissionOut(submission).data, status=status.HTTP_201_CREATED)
 
 
+@schemas.KYC_DOCUMENT
 class KycDocumentView(SessionOnlyView):
     def get(self, request, document_id: int):
         document = selectors.kyc_document_get_for_viewer(viewer=request.user,
@@ -248,6 +269,7 @@ def kyc_document_response(document) -> FileResponse:
     return response
 
 
+@schemas.SECURITY_EVENTS
 class SecurityEventsView(SessionOnlyView):
     def get(self, request):
         events = selectors.security_events_visible_to(viewer=request.user)
@@ -262,6 +284,7 @@ class SecurityEventsView(SessionOnlyView):
         return Response(s.SecurityEventOut(events[:limit], many=True).data)
 
 
+@schemas.SECURITY_EVENT
 class SecurityEventDetailView(SessionOnlyView):
     def get(self, request, event_id: int):
         return Response(s.SecurityEventOut(
