@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from exchange.api import ServiceError
 from wallets import selectors, services
+from wallets.api import schemas
 from wallets.fields import StrictAmountField
 from wallets.models import Asset
 from wallets.parsers import RawNumberJSONParser
@@ -74,6 +75,7 @@ def _deposit(d) -> dict:
             "credited": d.credited_at.isoformat() if d.credited_at else None}
 
 
+@schemas.BALANCES
 class BalancesView(WalletView):
     def get(self, request):
         return Response([{"asset": b.asset.symbol, "available": _amount(b.available),
@@ -88,6 +90,7 @@ class LedgerPagination(CursorPagination):
     page_size_query_param = "limit"
 
 
+@schemas.LEDGER
 class LedgerView(WalletView):
     def get(self, request):
         qs = selectors.ledger_lines_for_user(
@@ -103,6 +106,7 @@ class LedgerView(WalletView):
             for line in page])
 
 
+@schemas.DEPOSIT_ADDRESS
 class DepositAddressView(WalletView):
     def get(self, request):
         asset = _asset(request.query_params.get("asset"))
@@ -110,11 +114,13 @@ class DepositAddressView(WalletView):
         return Response({"asset": asset.symbol, "address": address.address})
 
 
+@schemas.DEPOSITS
 class DepositsView(WalletView):
     def get(self, request):
         return Response([_deposit(d) for d in selectors.deposits_for_user(user=request.user)])
 
 
+@schemas.DEPOSIT_SIMULATE
 class DepositSimulateView(WalletView):
     """Development only (``WALLETS_SIMULATED_CHAIN``): the simulated chain pays the
     user's deposit address."""
@@ -130,6 +136,7 @@ class DepositSimulateView(WalletView):
         return Response(_deposit(deposit), status=201)
 
 
+@schemas.WITHDRAWALS
 class WithdrawalsView(WalletView):
     def get_permissions(self):
         self.required_scope = "withdraw" if self.request.method == "POST" else "read"
@@ -149,6 +156,7 @@ class WithdrawalsView(WalletView):
         return Response(_withdrawal(withdrawal), status=201)
 
 
+@schemas.WITHDRAWAL_CANCEL
 class WithdrawalCancelView(WalletView):
     required_scope = "withdraw"
 
@@ -162,6 +170,7 @@ def _address(a) -> dict:
             "usable_after": a.usable_after.isoformat()}
 
 
+@schemas.ADDRESS_BOOK
 class AddressBookView(WalletView):
     def get_permissions(self):
         self.required_scope = "withdraw" if self.request.method == "POST" else "read"
@@ -180,6 +189,7 @@ class AddressBookView(WalletView):
         return Response(_address(entry), status=201)
 
 
+@schemas.ADDRESS_BOOK_ENTRY
 class AddressBookEntryView(WalletView):
     required_scope = "withdraw"
 
