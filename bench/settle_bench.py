@@ -60,7 +60,7 @@ def main() -> None:
     from django.db import transaction
 
     from accounts.models import User
-    from wallets.models import Asset
+    from wallets.models import Asset, Balance
     from wallets.services import balance_reserve, demo_topup, trades_settle
     from wallets.settlement import SettlementFill, SettlementRelease
 
@@ -73,9 +73,14 @@ def main() -> None:
         users.append(user.id)
         with transaction.atomic():
             for asset in (base, quote):
-                demo_topup(user=user, asset=asset, target=Decimal("100000000000"))
-                balance_reserve(user_id=user.id, asset_id=asset.id, amount=Decimal("10000000000"),
-                                ref="bench:reserve")
+                # keep 1e10 locked (what the settled orders draw on), however often it runs
+                row = Balance.objects.filter(user=user, asset=asset).first()
+                total, locked = ((row.available + row.locked, row.locked) if row else (0, 0))
+                missing = Decimal("10000000000") - locked
+                if missing > 0:
+                    demo_topup(user=user, asset=asset, target=total + missing)
+                    balance_reserve(user_id=user.id, asset_id=asset.id, amount=missing,
+                                    ref="bench:reserve")
     rng = random.Random(7)
     trade_id = int(time.time() * 1000) * 1000
     rate = Decimal("0.001")

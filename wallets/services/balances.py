@@ -73,13 +73,21 @@ def balance_release(*, user_id: int, asset_id: int, amount: Decimal, ref: str) -
 
 def settlement_entries(fills: Sequence[SettlementFill],
                        releases: Sequence[SettlementRelease]) -> list[EntrySpec]:
-    """The batch as (at most) three journal entries: ``trade`` (gross legs), ``fee``
-    (fees from the receiving parties to the fee account) and ``release``. Lines are
-    aggregated per (account, user, asset) in one pass; the trade ids / order ids are kept
-    in the entry's ``detail``, and ``ref_id`` is ``"<first>-<last>"``. Pure; O(n).
-    Raises ``ServiceError("invalid_fill" | "invalid_release")`` for impossible amounts."""
+    """The batch as (at most) two journal entries: ``trade`` and ``release``. Lines are
+    aggregated per (account, user, asset) in one pass, so a user's legs and fees of the
+    whole batch net into one line per account and asset: the ``trade`` entry moves the
+    buyers' locked quote and sellers' locked base, credits what each party received net
+    of its fee, and credits the fee account with the fees (one line per asset). The trade
+    ids (with the batch's fee totals) / order ids are kept in the entries' ``detail``;
+    ``ref_id`` is ``"<first>-<last>"``. Pure; O(n). Raises
+    ``ServiceError("invalid_fill" | "invalid_release")`` for impossible amounts.
+
+    Why one entry rather than separate ``trade`` and ``fee`` entries: a separate fee entry
+    doubled each party's available line (gross in, fee out), a third of all the lines a
+    batch writes, on the matcher's hot path (docs/PERFORMANCE-settle.md). Per-trade fees
+    stay in the matcher's trade records."""
     trade: defaultdict[tuple[str, int | None, int], Decimal] = defaultdict(Decimal)
-    fee: defaultdict[tuple[str, int | None, int], Decimal] = defaultdict(Decimal)
+    fees: defaultdict[int, Decimal] = defaultdict(Decimal)
     release: defaultdict[tuple[str, int | None, int], Decimal] = defaultdict(Decimal)
     trade_ids: list[int] = []
     order_ids: list[int] = []
@@ -93,15 +101,13 @@ def settlement_entries(fills: Sequence[SettlementFill],
                 raise ServiceError("invalid_fill", f"Trade {f.trade_id} has invalid amounts.")
             trade_ids.append(f.trade_id)
             trade[(LOCKED, buyer, quote)] -= quote_qty
-            trade[(AVAILABLE, buyer, base)] += base_qty
+            trade[(AVAILABLE, buyer, base)] += base_qty - buyer_fee
             trade[(LOCKED, seller, base)] -= base_qty
-            trade[(AVAILABLE, seller, quote)] += quote_qty
+            trade[(AVAILABLE, seller, quote)] += quote_qty - seller_fee
             if buyer_fee:
-                fee[(AVAILABLE, buyer, base)] -= buyer_fee
-                fee[(FEE, None, base)] += buyer_fee
+                fees[base] += buyer_fee
             if seller_fee:
-                fee[(AVAILABLE, seller, quote)] -= seller_fee
-                fee[(FEE, None, quote)] += seller_fee
+                fees[quote] += seller_fee
         for r in releases:
             if not r.amount >= 0:
                 raise ServiceError("invalid_release", f"Release for order {r.order_id} < 0.")
@@ -111,12 +117,12 @@ def settlement_entries(fills: Sequence[SettlementFill],
                 release[(AVAILABLE, r.user_id, r.asset_id)] += r.amount
     specs = []
     if trade_ids:
+        for asset_id, total in fees.items():
+            trade[(FEE, None, asset_id)] += total
         span = f"{min(trade_ids)}-{max(trade_ids)}"
-        specs.append(EntrySpec.from_totals("trade", "trade_batch", span, trade,
-                                           detail={"trade_ids": trade_ids}))
-        if fee:
-            specs.append(EntrySpec.from_totals("fee", "trade_batch", span, fee,
-                                               detail={"trade_ids": trade_ids}))
+        detail = {"trade_ids": trade_ids,
+                  "fees": {str(asset_id): str(total) for asset_id, total in fees.items()}}
+        specs.append(EntrySpec.from_totals("trade", "trade_batch", span, trade, detail=detail))
     if order_ids:
         ref_type, ref_id = (("order", str(order_ids[0])) if len(order_ids) == 1 else
                             ("order_batch", f"{min(order_ids)}-{max(order_ids)}"))
@@ -129,8 +135,8 @@ def trades_settle(*, fills: Sequence[SettlementFill],
                   releases: Sequence[SettlementRelease] = ()) -> None:
     """Settles a batch of trades and releases (price improvement, ends of orders).
 
-    Journal: one ``trade`` entry, one ``fee`` entry and one ``release`` entry per call
-    (not per trade), lines aggregated per (account, user, asset), trade/order ids in the
+    Journal: one ``trade`` entry (legs and fees) and one ``release`` entry per call (not
+    per trade), lines aggregated per (account, user, asset), trade/order ids in the
     entries' ``detail``.
 
     Locking: precondition inside the matcher's batch transaction; locks every balance

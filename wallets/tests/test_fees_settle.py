@@ -5,6 +5,7 @@ from django.db import transaction
 
 from exchange.api import ServiceError
 from wallets.fees import fee_compute, fee_rate_for
+from wallets.ledger import account_recompute
 from wallets.models import Balance, JournalEntry
 from wallets.services import trades_settle
 from wallets.settlement import SettlementFill, SettlementRelease
@@ -63,8 +64,12 @@ def test_trades_settle_moves_legs_fees_and_releases(btc, usdt, market):
     assert b[(buyer.id, usdt.id)].locked == 0
     assert b[(seller.id, usdt.id)].available == D("499.5")
     assert b[(seller.id, btc.id)].available == D("0.99")
-    assert set(JournalEntry.objects.values_list("kind", flat=True)) >= {"trade", "fee",
-                                                                        "release"}
+    # one trade entry (legs and fees) and one release entry for the batch
+    batch = JournalEntry.objects.filter(ref_type__in=["trade_batch", "order"],
+                                        kind__in=["trade", "release"])
+    assert sorted(batch.values_list("kind", flat=True)) == ["release", "trade"]
+    assert account_recompute(account="fee", asset_id=btc.id) == D("0.00001")
+    assert account_recompute(account="fee", asset_id=usdt.id) == D("0.5")
     assert_books_clean()
 
 
