@@ -13,8 +13,9 @@ near the touch, ~25% cancels of live orders, ~10% marketable limits, ~5% market 
   Python build leaves an IOC remainder resting, so a market order is ``add`` + ``cancel``.
 
 Commands are built before timing (as the worker has them parsed when it calls the book).
-For each book, throughput is measured in an un-instrumented pass and latency in a
-separate pass timing every call with ``time.perf_counter_ns``, each on a fresh book.
+For each book, throughput is measured in an un-instrumented pass (wall clock, and process
+CPU time, which is less disturbed when other processes compete for the cores) and latency
+in a separate pass timing every call with ``time.perf_counter_ns``, each on a fresh book.
 Prints the figures, the command to repeat the run, and a JSON summary as the last line.
 
     .venv/bin/python bench/engine_bench.py [--commands N] [--seed S] [--plot PATH]
@@ -57,14 +58,16 @@ LIMIT, MARKETABLE, MARKET, CANCEL = "limit", "marketable", "market", "cancel"
 # ---------------------------------------------------------------- the stream
 
 
-def generate(n: int, seed: int) -> list[tuple]:
+def generate(n: int, seed: int) -> tuple[list[tuple], dict]:
     """A realistic seeded stream of ("limit"|"marketable", id, is_buy, price, qty),
     ("market", id, is_buy, qty) and ("cancel", id).
 
     A generator-side OrderBook tracks which orders are live, so that every cancel names a
     live order in every book (the three books fill identically on this stream). The mix
     is 60/25/10/5; while the book holds more than 30,000 orders a passive limit becomes a
-    cancel, and below 1,000 a cancel becomes a passive limit.
+    cancel, and below 1,000 a cancel becomes a passive limit. Taker sizes are chosen so
+    that liquidity taken roughly balances liquidity added, which keeps those guards rare.
+    Returns the stream and the range of resting orders after the first 5% of it.
     """
     rng = random.Random(seed)
     book = OrderBook()
@@ -80,7 +83,12 @@ def generate(n: int, seed: int) -> list[tuple]:
 
     stream = []
     mid = 1_000_000
+    resting_min, resting_max = None, 0
     for order_id in range(1, n + 1):
+        if order_id > n // 20:
+            resting = len(live)
+            resting_min = resting if resting_min is None else min(resting_min, resting)
+            resting_max = max(resting_max, resting)
         roll = rng.random()
         if roll < 0.25:
             kind = CANCEL if len(live) > 1_000 else LIMIT
@@ -118,9 +126,9 @@ def generate(n: int, seed: int) -> list[tuple]:
                 price = (ask if ask is not None else mid) + through
             else:
                 price = (bid if bid is not None else mid) - through
-            command = (MARKETABLE, order_id, is_buy, price, rng.randint(1, 150))
+            command = (MARKETABLE, order_id, is_buy, price, rng.randint(1, 240))
         else:
-            command = (MARKET, order_id, is_buy, rng.randint(1, 150))
+            command = (MARKET, order_id, is_buy, rng.randint(1, 240))
         stream.append(command)
         for event in book.apply(ours(command, StpMode.NONE)):
             if type(event) is Traded and event.maker_remaining == 0:
@@ -128,7 +136,7 @@ def generate(n: int, seed: int) -> list[tuple]:
         if kind != MARKET and order_id in book:
             live.append(order_id)
             where[order_id] = len(live) - 1
-    return stream
+    return stream, {"resting_min": resting_min, "resting_max": resting_max}
 
 
 def ours(command: tuple, stp: StpMode):
@@ -319,19 +327,32 @@ def percentile(sorted_values: list[int], fraction: float) -> float:
     return sorted_values[index] / 1000.0  # microseconds
 
 
-def measure(runner: Runner, n: int) -> dict:
+def measure(runner: Runner, n: int, collector: bool) -> dict:
+    """Throughput pass (wall and CPU time), then a latency pass, each on a fresh book.
+
+    With ``collector`` the garbage collector runs as in a long-lived worker: the
+    prebuilt stream and commands are frozen (``gc.freeze()``) so that full collections do
+    not keep re-scanning a million objects the benchmark itself created. Without it the
+    collector is off during both passes.
+    """
+    latencies = array("q", bytes(8 * n))
     gc.collect()
-    gc.disable()  # the same for every book: collector pauses are not matching work
+    gc.freeze()
+    if not collector:
+        gc.disable()
     try:
+        cpu_before = time.process_time()
         seconds, _ = runner.run(None)
-        latencies = array("q", bytes(8 * n))
+        cpu_seconds = time.process_time() - cpu_before
         gc.collect()
         runner.run(latencies)
     finally:
         gc.enable()
+        gc.unfreeze()
     ordered = sorted(latencies)
     return {
         "commands_per_s": round(n / seconds),
+        "commands_per_cpu_s": round(n / cpu_seconds),
         "seconds": round(seconds, 3),
         "p50_us": percentile(ordered, 0.50),
         "p99_us": percentile(ordered, 0.99),
@@ -392,18 +413,21 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--plot", default="", help="write a PNG bar/latency plot here")
+    parser.add_argument("--no-gc", action="store_true",
+                        help="disable the garbage collector while measuring")
     parser.add_argument("--skip-check", action="store_true",
                         help="do not cross-check the fills of the three books")
     args = parser.parse_args()
     n = args.commands
 
     started = time.perf_counter()
-    stream = generate(n, args.seed)
+    stream, resting = generate(n, args.seed)
     mix = {kind: sum(1 for c in stream if c[0] == kind) / n
            for kind in (LIMIT, CANCEL, MARKETABLE, MARKET)}
     print(f"stream: {n:,} commands (seed {args.seed}) generated in "
           f"{time.perf_counter() - started:.1f}s; mix "
-          + ", ".join(f"{kind} {share:.1%}" for kind, share in mix.items()))
+          + ", ".join(f"{kind} {share:.1%}" for kind, share in mix.items())
+          + f"; {resting['resting_min']:,} to {resting['resting_max']:,} resting orders")
 
     runners = [
         BourseRunner(stream),
@@ -414,12 +438,13 @@ def main() -> None:
     ]
     results = {}
     for runner in runners:
-        results[runner.name] = measure(runner, n)
+        results[runner.name] = measure(runner, n, collector=not args.no_gc)
         book = getattr(runner, "last_book", None)
         if book is not None:
             results[runner.name]["resting_at_end"] = len(book)
         figures = results[runner.name]
-        print(f"{runner.name:>16}: {figures['commands_per_s']:>9,} commands/s   "
+        print(f"{runner.name:>16}: {figures['commands_per_s']:>9,} commands/s "
+              f"({figures['commands_per_cpu_s']:>9,}/CPU-s)   "
               f"p50 {figures['p50_us']:6.2f} us   p99 {figures['p99_us']:7.2f} us   "
               f"p99.9 {figures['p999_us']:7.2f} us   max {figures['max_us']:9.1f} us")
 
@@ -439,15 +464,19 @@ def main() -> None:
         plot(results, args.plot)
         print(f"plot written to {args.plot}")
     command = f".venv/bin/python bench/engine_bench.py --commands {n} --seed {args.seed}"
+    if args.no_gc:
+        command += " --no-gc"
     print(f"repeat with: {command}")
     summary = {
         "commands": n,
         "seed": args.seed,
         "mix": {kind: round(share, 4) for kind, share in mix.items()},
+        "resting_orders": resting,
         "python": platform.python_version(),
         "cpu": cpu_model(),
         "nproc": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
+        "gc": "off" if args.no_gc else "on (stream frozen)",
         "fills_identical": fills_identical,
         "results": results,
         "bourse_vs_best_cpp": round(ratio, 3),
