@@ -126,9 +126,9 @@ def generate(n: int, seed: int) -> tuple[list[tuple], dict]:
                 price = (ask if ask is not None else mid) + through
             else:
                 price = (bid if bid is not None else mid) - through
-            command = (MARKETABLE, order_id, is_buy, price, rng.randint(1, 240))
+            command = (MARKETABLE, order_id, is_buy, price, rng.randint(1, 210))
         else:
-            command = (MARKET, order_id, is_buy, rng.randint(1, 240))
+            command = (MARKET, order_id, is_buy, rng.randint(1, 210))
         stream.append(command)
         for event in book.apply(ours(command, StpMode.NONE)):
             if type(event) is Traded and event.maker_remaining == 0:
