@@ -182,6 +182,15 @@ class MarketRunner:
                 "AND status IN ('NEW', 'PARTIALLY_FILLED') AND sequence IS NOT NULL "
                 "ORDER BY priority, id", [info.id])
             rows = cursor.fetchall()
+            # An amendment accepted but not yet sequenced has already added its extra
+            # reserve to reserve_remaining; the AMEND command brings it to the engine again
+            # (extra_reserve) when it is applied, so the rebuilt book must not count it
+            # twice (it would release it twice and drive reserve_remaining negative).
+            cursor.execute(
+                "SELECT order_id, SUM(extra_reserve) FROM orders_ordercommand "
+                "WHERE market_id = %s AND kind = 'AMEND' AND sequence IS NULL "
+                "AND extra_reserve > 0 GROUP BY order_id", [info.id])
+            pending_extra = dict(cursor.fetchall())
         resting = []
         self.sides = {}
         for (oid, uid, side, otype, tif, stp, price, stop, qty, qqty, filled, rr, _seq,
@@ -191,6 +200,7 @@ class MarketRunner:
             is_stop = otype in ("STOP_LOSS", "STOP_LOSS_LIMIT") and not triggered
             if otype == "STOP_LOSS_LIMIT" and triggered:
                 otype = "LIMIT"
+            rr -= pending_extra.get(oid, 0)
             resting.append(RestingOrder(
                 order_id=oid, user_id=uid, side=Side.BUY if is_buy else Side.SELL,
                 price=spec.price_to_ticks(price) if price is not None else None,

@@ -1,0 +1,49 @@
+"""Regression tests for the bugs the chaos run found (docs/CHAOS.md, "Bugs found")."""
+
+from decimal import Decimal
+
+import pytest
+
+from matching.models import MarketCheckpoint
+from matching.worker.market import MarketInfo, MarketRunner
+from matching.worker_tests.helpers import make_market, make_trader
+from orders import services
+from orders.models import Order, OrderCommand
+from wallets.testing import assert_books_clean
+
+D = Decimal
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _runner(symbol: str, epoch: int) -> MarketRunner:
+    MarketCheckpoint.objects.filter(market__symbol=symbol).update(epoch=epoch)
+    runner = MarketRunner(MarketInfo.load(symbol), epoch=epoch)
+    runner.rebuild()
+    return runner
+
+
+def test_rebuild_with_a_pending_price_amend_does_not_count_its_extra_reserve_twice():
+    # given a resting buy whose price was raised (extra quote reserved at entry) and a
+    # matcher that restarts (rebuilds) before the amendment is sequenced
+    market = make_market("RGA-USDT")
+    MarketCheckpoint.objects.create(market=market)
+    buyer = make_trader("rga-buyer@x.test", {"USDT": "1000"})
+    seller = make_trader("rga-seller@x.test", {"RGA": "10"})
+    buy = services.order_place(user=buyer, market=market.symbol, side="BUY", type="LIMIT",
+                               quantity=D("1"), price=D("98.22"))
+    _runner(market.symbol, 1).process([("P", buy.pk)])
+    services.order_amend(user=buyer, order_id=buy.pk, price=D("98.52"))
+    amend = OrderCommand.objects.get(order=buy, kind="AMEND")
+    assert amend.extra_reserve == D("0.30")
+    restarted = _runner(market.symbol, 2)
+    # when the amendment and then a crossing sell are applied by the rebuilt book
+    restarted.process([("C", amend.pk)])
+    sell = services.order_place(user=seller, market=market.symbol, side="SELL", type="LIMIT",
+                                quantity=D("1"), price=D("98.52"))
+    restarted.process([("P", sell.pk)])
+    # then the buy filled at its new price, nothing is reserved twice, the books balance
+    buy.refresh_from_db()
+    assert buy.status == "FILLED"
+    assert buy.reserve_remaining == 0
+    assert Order.objects.filter(reserve_remaining__lt=0).count() == 0
+    assert_books_clean()
