@@ -94,7 +94,7 @@ def raw_reservation_rate(seconds: float = 3.0) -> dict:
             n = 0
             while time.monotonic() < deadline:
                 order_place(user=user, market=RAW_MARKET, side="BUY", type="LIMIT",
-                            quantity=D("0.01"), price=D("99.00"))
+                            quantity=D("0.02"), price=D("99.00"))
                 n += 1
             counts[index] = n
             close_old_connections()
@@ -156,8 +156,8 @@ async def load(port: int, keys: list[tuple[str, str]], seconds: float, connectio
                 body = urlencode(params)
                 body += "&signature=" + sign_params(secret, "", body)
                 started = time.perf_counter()
-                status, payload = await _request(reader, writer, "/api/v1/orders",
-                                                 body.encode(), key)
+                status, payload = await asyncio.wait_for(
+                    _request(reader, writer, "/api/v1/orders", body.encode(), key), 10)
                 done = time.perf_counter()
                 if status == 201:
                     latencies.append((done - started) * 1000)
@@ -202,8 +202,10 @@ def main() -> None:
     base = _base_env()
     db_url = prepare_database(base)
     redis_url = base["REDIS_URL"].rsplit("/", 1)[0] + f"/{REDIS_DB}"
+    # one SECRET_KEY for this process (which encrypts the API secrets) and the server
     os.environ.update({"DATABASE_URL": db_url, "REDIS_URL": redis_url, "DEBUG": "1",
-                       "DJANGO_SETTINGS_MODULE": "exchange.settings"})
+                       "DJANGO_SETTINGS_MODULE": "exchange.settings",
+                       "SECRET_KEY": secrets.token_hex(32)})
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
@@ -212,17 +214,18 @@ def main() -> None:
     print("raw reservation transaction:", raw, flush=True)
 
     port = free_port()
-    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": secrets.token_hex(32),
+    env = {**os.environ, "DEBUG": "0",
            "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "LOG_LEVEL": "WARNING",
            "API_KEY_WEIGHT_PER_MINUTE": "100000000", "API_IP_WEIGHT_PER_MINUTE": "100000000",
            "READYZ_REQUIRE_MATCHER": "0"}
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / "http_bench.log", "w")  # noqa: SIM115
     procs = [
         subprocess.Popen([sys.executable, "manage.py", "run_matcher", "--markets", MARKET],
-                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log),
         subprocess.Popen([sys.executable, "-m", "uvicorn", "exchange.asgi:application",
                           "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                           "--log-level", "warning"],
-                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log),
     ]
     stop = threading.Event()
     seen: dict[int, float] = {}
