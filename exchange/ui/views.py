@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django_otp import user_has_device
 
 from marketdata.models import Market
 from wallets.models import Asset
@@ -101,5 +102,6 @@ def wallet(request):
 @ensure_csrf_cookie
 def account(request):
     return render(request, "ui/account.html", {
+        "otp_enabled": user_has_device(request.user, confirmed=True),
         "page_config": {"email": request.user.email},
     })

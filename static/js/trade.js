@@ -46,13 +46,20 @@ function applyTicker(t) {
   ticker.volume = t.volume ?? t.base_volume ?? ticker.volume;
   schedule("ticker");
 }
+// Direction of a change: "up", "down" or "" (no data, or exactly zero: neutral colour).
+function direction(change) {
+  const d = dec(change);
+  if (!d || dzero(d)) return "";
+  return d.v < 0n ? "down" : "up";
+}
 function renderTicker() {
-  const up = ticker.change !== null && !String(ticker.change).startsWith("-");
+  const dir = ticker.last === null ? "" : direction(ticker.change);
+  const up = dir === "up";
   $("t-last").textContent = ticker.last !== null ? fmt(ticker.last, PP) : "–";
-  $("t-last").className = "last num " + (ticker.change === null ? "" : up ? "up" : "down");
+  $("t-last").className = "last num " + dir;
   const ch = $("t-change");
-  ch.textContent = ticker.change !== null ? `${up ? "+" : ""}${fmt(ticker.change, 2)}%` : "–";
-  ch.className = "num " + (ticker.change === null ? "" : up ? "up" : "down");
+  ch.textContent = ticker.last !== null && ticker.change !== null ? `${up ? "+" : ""}${fmt(ticker.change, 2)}%` : "–";
+  ch.className = "num " + dir;
   $("t-high").textContent = ticker.high !== null ? fmt(ticker.high, PP) : "–";
   $("t-low").textContent = ticker.low !== null ? fmt(ticker.low, PP) : "–";
   $("t-volume").textContent = ticker.volume !== null ? fmt(ticker.volume, QP) : "–";
@@ -327,8 +334,14 @@ async function submitOrder(e) {
   if (!r.ok) {
     const d = r.data || {};
     let placed = false;
-    for (const [f, v] of Object.entries(d.fields || {})) placed = showFieldError(f, typeof v === "string" ? v : v.message || String(v)) || placed;
-    if (!placed || d.message) { $("form-error").textContent = d.message || "The order was rejected."; $("form-error").hidden = false; }
+    // fields map a field to a code ("price": "price_filter") or to {code, message}; the
+    // human sentence is the top-level message, shown at the field when one field is named.
+    const named = Object.entries(d.fields || {});
+    for (const [f, v] of named) {
+      const own = typeof v === "object" && v !== null ? v.message : (/\s/.test(String(v)) ? String(v) : null);
+      placed = showFieldError(f, own || (named.length === 1 && d.message) || "Check this value.") || placed;
+    }
+    if (!placed || named.length > 1) { $("form-error").textContent = d.message || "The order was rejected."; $("form-error").hidden = false; }
     $("form-error").dataset.code = d.code || "";
     formEl.querySelector('[aria-invalid="true"]')?.focus();
     return;

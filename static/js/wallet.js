@@ -1,6 +1,6 @@
 // Wallet page: balances (live), deposit address, simulated deposit (DEBUG), withdrawal
 // with the address book and the 2FA step, and the deposit/withdrawal/ledger history.
-import { API, Stream, api, getJSON, rows, fmt, dateTime, el, emptyRow, pageConfig } from "./lib.js";
+import { API, Stream, api, getJSON, rows, fmt, dec, dadd, dstr, dateTime, el, emptyRow, pageConfig } from "./lib.js";
 
 const cfg = pageConfig();
 const $ = (id) => document.getElementById(id);
@@ -12,8 +12,8 @@ function showBalance(b) {
   const p = assets[asset] ? assets[asset].precision : 8;
   tr.querySelector('[data-f="available"]').textContent = fmt(b.available ?? b.free ?? "0", p);
   tr.querySelector('[data-f="locked"]').textContent = fmt(b.locked ?? "0", p);
-  if (b.total !== undefined) tr.querySelector('[data-f="total"]').textContent = fmt(b.total, p);
-  else tr.querySelector('[data-f="total"]').textContent = "";
+  const total = b.total ?? dstr(dadd(dec(b.available ?? b.free ?? "0") || dec("0"), dec(b.locked ?? "0") || dec("0")));
+  tr.querySelector('[data-f="total"]').textContent = fmt(total, p);
 }
 async function loadBalances() {
   const r = await getJSON(API.balances);
@@ -62,7 +62,10 @@ async function withdraw(e) {
   if (!body.amount) missing.amount = "Enter an amount.";
   if (!body.otp_code) missing.otp = "Enter the code from your authenticator app.";
   if (Object.keys(missing).length) { fieldErrors(f, { fields: missing }); f.querySelector('[aria-invalid="true"]')?.focus(); return; }
+  fieldErrors(f, {});  // the previous attempt's messages go while this one is sent
+  const btn = f.querySelector('button[type="submit"]'); btn.disabled = true;
   const r = await api("POST", API.withdrawals, body);
+  btn.disabled = false;
   if (!r.ok) {
     const placed = fieldErrors(f, r.data);
     if (r.data.code === "otp_invalid" || r.data.code === "otp_required") fieldErrors(f, { fields: { otp: r.data.message } });
@@ -81,8 +84,14 @@ async function loadBook() {
   const r = await getJSON(API.addressBook);
   book = r.ok ? rows(r.data) : [];
   const list = $("ab-list");
-  if (!book.length) list.replaceChildren(el("li", { text: r.ok ? "No saved addresses." : "Address book unavailable." }));
-  else list.replaceChildren(...book.map((b) => el("li", {}, `${b.label} `, el("span", { class: "mono", text: `${b.asset ? b.asset + " " : ""}${b.address}` }))));
+  list.classList.toggle("empty-list", !book.length);
+  if (!book.length) list.replaceChildren(el("li", { text: r.ok ? "No saved addresses yet." : "Address book unavailable." }));
+  else list.replaceChildren(...book.map((b) => {
+    const wait = b.usable_after && Date.parse(b.usable_after) > Date.now();
+    return el("li", {}, el("strong", { text: b.label || "—" }), " ",
+      el("span", { class: "mono", text: `${b.asset ? b.asset + " " : ""}${b.address}` }), " ",
+      wait ? el("span", { class: "badge", text: `usable from ${dateTime(b.usable_after)}` }) : el("span", { class: "badge ok", text: "ready" }));
+  }));
   const sel = $("w-book");
   sel.replaceChildren(el("option", { value: "", text: "—" }), ...book.map((b, i) => el("option", { value: String(i), text: `${b.label} (${b.address.slice(0, 12)}…)` })));
 }

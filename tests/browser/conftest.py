@@ -160,13 +160,21 @@ def browser():
         b.close()
 
 
-def login_context(browser, base_url: str, user, *, width: int = 1280, height: int = 900):
+def login_context(browser, base_url: str, user, *, width: int = 1280, height: int = 900,
+                  otp_device=None):
     """A browser context already logged in as ``user`` (session cookie made by the test
-    client against the same database and cache as the server)."""
+    client against the same database and cache as the server). With ``otp_device`` the
+    session is also 2FA-verified, as after the login challenge (django-otp keeps the
+    verifying device's persistent id in the session)."""
     from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
 
     client = Client()
     client.force_login(user)
+    if otp_device is not None:
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = otp_device.persistent_id
+        session.save()
     ctx = browser.new_context(base_url=base_url, viewport={"width": width, "height": height})
     cookie = client.cookies[settings.SESSION_COOKIE_NAME]
     ctx.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value,
@@ -179,6 +187,7 @@ def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     DOC_SHOTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    page.evaluate("window.scrollTo(0, 0)")  # else the sticky top bar lands mid-page
     page.screenshot(path=str(path), full_page=True)
     shutil.copyfile(path, DOC_SHOTS / path.name)
     return path
@@ -192,3 +201,19 @@ def url_exists(path: str) -> bool:
     except Resolver404:
         return False
     return match.url_name not in {"home"} or path == "/"
+
+
+def place_order(user, *, side: str, price: str, quantity: str, market: str = "BTC-USDT",
+                type: str = "LIMIT") -> dict:
+    """An order through the public REST API (as the page does), for seeding books."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    body = {"market": market, "side": side, "type": type, "quantity": quantity,
+            "response_type": "ACK"}
+    if type == "LIMIT":
+        body.update(price=price, time_in_force="GTC")
+    r = client.post("/api/v1/orders", body, content_type="application/json")
+    assert r.status_code in (200, 201), r.content
+    return r.json()

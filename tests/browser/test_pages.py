@@ -2,6 +2,7 @@
 trading page loads fast."""
 
 import contextlib
+import time
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -9,7 +10,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from accounts.models import User
 from exchange.demo import seed_demo
 
-from .conftest import login_context, screenshot, url_exists
+from .conftest import login_context, place_order, screenshot, url_exists
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,11 +30,27 @@ def _settle(page):
     page.wait_for_timeout(300)
 
 
+def _seed_market(alice, bob):
+    """A BTC-USDT book a few levels deep each side and a handful of trades, through the
+    REST API and the running matcher, so the screenshots show a live market."""
+    for i in range(8):
+        place_order(bob, side="SELL", price=f"{60010 + 15 * i}.00", quantity=f"0.0{i + 2}000")
+        place_order(alice, side="BUY", price=f"{59990 - 15 * i}.00", quantity=f"0.0{i + 3}000")
+    for i in range(4):
+        place_order(bob, side="SELL", price=f"{60000 - 5 * i}.00", quantity="0.01000")
+        place_order(alice, side="BUY", price=f"{60000 - 5 * i}.00", quantity="0.01000")
+    place_order(alice, side="BUY", price="60000.00", quantity="0.02000")  # lifts an ask
+    place_order(bob, side="BUY", price="59990.00", quantity="0.01000")   # bob has an order
+    time.sleep(1.5)  # the matcher commits and the ticker (1 s conflation) catches up
+
+
 @pytest.mark.parametrize("width", WIDTHS)
-def test_every_page_renders_at_both_widths(browser, live_server_url, width):
-    # given
+def test_every_page_renders_at_both_widths(browser, live_server_url, matcher, width):
+    # given: a market with a book and trades
     seed_demo()
     alice = User.objects.get(email="alice@bourse.local")
+    bob = User.objects.get(email="bob@bourse.local")
+    _seed_market(alice, bob)
     w, h = WIDTHS[width]
     errors = []
     # when
@@ -61,7 +78,11 @@ def test_every_page_renders_at_both_widths(browser, live_server_url, width):
         _settle(page)
         # then: nothing wider than the viewport (no sideways scrolling of the page)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 1, f"{path} overflows by {overflow}px at {w}px"
+        wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+            .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .filter((e) => !e.closest('.table-wrap'))
+            .slice(0, 5).map((e) => `${e.tagName}#${e.id}.${e.className}`)""")
+        assert overflow <= 1, f"{path} overflows by {overflow}px at {w}px: {wide}"
         screenshot(page, f"{name}-{w}")
         shot += 1
     ctx.close()

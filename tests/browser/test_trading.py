@@ -2,7 +2,9 @@
 shows an API error at its field; a withdrawal asks for the 2FA code; the trading page
 keeps up with 50 trades/s."""
 
+import base64
 import time
+from datetime import timedelta
 
 import pyotp
 import pytest
@@ -80,28 +82,51 @@ def test_order_form_shows_the_api_error_at_the_field(browser, live_server_url):
 def test_withdrawal_asks_for_the_2fa_code(browser, live_server_url):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    # given: alice has 2FA
+    from accounts.lockout import lockout_clear
+    from wallets.models import Asset, WithdrawalAddress
+    from wallets.services.withdrawals import withdrawal_address_add
+
+    # given: alice has 2FA (her session passed it) and an address past its cool-down
     seed_demo()
     alice = User.objects.get(email="alice@bourse.local")
+    # Redis outlives the test database: earlier runs' wrong codes must not lock her out
+    lockout_clear(email=alice.email)
     device = TOTPDevice.objects.create(user=alice, name="default", confirmed=True)
-    ctx = login_context(browser, live_server_url, alice)
+    entry = withdrawal_address_add(user=alice, asset=Asset.objects.get(symbol="USDT"),
+                                   address="0x" + "ab" * 20, label="cold wallet")
+    WithdrawalAddress.objects.filter(pk=entry.pk).update(
+        usable_after=entry.usable_after - timedelta(days=2))
+    ctx = login_context(browser, live_server_url, alice, otp_device=device)
     page = _open(ctx, "/wallet/")
-    # when: she withdraws with a wrong code
-    page.select_option("#w-asset", "USDT")
-    page.fill("#w-address", "0x" + "ab" * 20)
+    # when: she withdraws to it, picked from the address book, with a wrong code
+    page.select_option("#w-book", "0")
+    assert page.input_value("#w-asset") == "USDT"
+    assert page.input_value("#w-address") == "0x" + "ab" * 20
     page.fill("#w-amount", "50")
     page.fill("#w-otp", "000000")
     page.click('#wd-form button[type="submit"]')
-    # then: the error is shown (at the 2FA field when the API names it)
+    # then: the refusal is shown at the 2FA field
     page.wait_for_function("document.getElementById('e-otp').textContent.length > 0 || "
                            "!document.getElementById('w-err').hidden")
+    assert page.get_attribute("#w-otp", "aria-invalid") == "true", (
+        page.locator("#w-err").inner_text())
     screenshot(page, "wallet-2fa-error-1280")
-    # and with the right code the request goes through or says why (address cool-down)
-    code = pyotp.TOTP(__import__("base64").b32encode(device.bin_key).decode()).now()
+    # and with the right code the request is accepted, the balance moves without a reload
+    before = page.locator('#balances tr[data-asset="USDT"] [data-f="available"]').inner_text()
+    page.wait_for_timeout(1500)  # django-otp throttles a device 2^n s after n failures
+    code = pyotp.TOTP(base64.b32encode(device.bin_key).decode()).now()
     page.fill("#w-otp", code)
     page.click('#wd-form button[type="submit"]')
     page.wait_for_function("!document.getElementById('w-ok').hidden || "
-                           "!document.getElementById('w-err').hidden")
+                           "!document.getElementById('w-err').hidden || "
+                           "document.getElementById('e-otp').textContent.length > 0")
+    outcome = (page.locator("#w-ok").inner_text() or page.locator("#w-err").inner_text()
+               or page.locator("#e-otp").inner_text())
+    print(f"\nwithdrawal with the right code: {outcome!r}")
+    assert page.locator("#w-ok").is_visible(), outcome
+    page.wait_for_function(
+        "document.querySelector('#balances tr[data-asset=\"USDT\"] [data-f=\"available\"]')"
+        f".textContent !== {before!r}")
     screenshot(page, "wallet-withdrawal-1280")
     ctx.close()
 
