@@ -35,7 +35,7 @@ audit: $(STAMP)
 	$(VENV)/bin/pip-audit -r requirements.txt
 
 bench: $(STAMP)
-	$(PY) -m exchange.devservices run -- scripts/bench.sh
+	$(PY) -m exchange.devservices run -- scripts/bench.sh $(ARGS)
 
 chaos: $(STAMP)
 	$(PY) -m exchange.devservices run -- $(PY) -m pytest -p no:cacheprovider tests/chaos -m slow -s $(ARGS)
