@@ -207,6 +207,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "REST API of the Bourse spot exchange. Amounts are decimal strings.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several components have a "status" field with different choices: name them.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.api.schemas.STATUSES",
+        "LoginStatusEnum": "accounts.api.schemas.LOGIN_STATUSES",
+    },
 }
 
 # Encryption key for API-key secrets at rest (Fernet, derived from SECRET_KEY if unset).

@@ -30,8 +30,11 @@ class DetailOut(serializers.Serializer):
     detail = serializers.CharField()
 
 
+LOGIN_STATUSES = ["authenticated", "otp_required"]
+
+
 class LoginOut(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["authenticated", "otp_required"])
+    status = serializers.ChoiceField(choices=LOGIN_STATUSES)
 
 
 class MeOut(serializers.Serializer):
@@ -221,13 +224,13 @@ BACKUP_CODES = extend_schema_view(
 
 API_KEYS = extend_schema_view(
     get=extend_schema(
-        operation_id="api_keys_list", tags=[TAG_KEYS], summary="List my API keys",
+        operation_id="v1_api_keys_list", tags=[TAG_KEYS], summary="List my API keys",
         description="Every key, revoked ones included; secrets are never shown again."
                     + SESSION_ONLY,
         responses={200: s.ApiKeyOut(many=True), **error_responses(*AUTH_ERRORS)},
         examples=[_example("keys", [_KEY_EXAMPLE])]),
     post=extend_schema(
-        operation_id="api_keys_create", tags=[TAG_KEYS], summary="Create an API key",
+        operation_id="v1_api_keys_create", tags=[TAG_KEYS], summary="Create an API key",
         description="Scopes `read`, `trade`, `withdraw` (withdraw needs an IP allow-list); "
                     "`otp_code` when 2FA is on. The `secret` is returned once." + SESSION_ONLY,
         request=s.ApiKeyIn,
@@ -241,12 +244,12 @@ API_KEYS = extend_schema_view(
 
 API_KEY_DETAIL = extend_schema_view(
     get=extend_schema(
-        operation_id="api_keys_retrieve", tags=[TAG_KEYS], summary="One of my API keys",
+        operation_id="v1_api_keys_retrieve", tags=[TAG_KEYS], summary="One of my API keys",
         description="Another user's key is 404." + SESSION_ONLY,
         responses={200: s.ApiKeyOut, **error_responses(*AUTH_ERRORS, 404)},
         examples=[_example("key", _KEY_EXAMPLE)]),
     delete=extend_schema(
-        operation_id="api_keys_destroy", tags=[TAG_KEYS], summary="Revoke an API key",
+        operation_id="v1_api_keys_destroy", tags=[TAG_KEYS], summary="Revoke an API key",
         description="Same as `POST .../revoke` without a body in the answer." + SESSION_ONLY,
         responses={204: _NO_CONTENT, **error_responses(*AUTH_ERRORS, 404)}),
 )
@@ -283,7 +286,7 @@ KYC_DOCUMENT = extend_schema_view(get=extend_schema(
         **error_responses(*AUTH_ERRORS, 404)}))
 
 SECURITY_EVENTS = extend_schema_view(get=extend_schema(
-    operation_id="security_events_list", tags=[TAG_ACCOUNT], summary="My security events",
+    operation_id="v1_security_events_list", tags=[TAG_ACCOUNT], summary="My security events",
     description="Logins, 2FA and key changes, newest first (compliance staff see everyone's)."
                 + SESSION_ONLY,
     parameters=[
@@ -294,7 +297,8 @@ SECURITY_EVENTS = extend_schema_view(get=extend_schema(
     examples=[_example("events", [_EVENT_EXAMPLE])]))
 
 SECURITY_EVENT = extend_schema_view(get=extend_schema(
-    operation_id="security_events_retrieve", tags=[TAG_ACCOUNT], summary="One security event",
+    operation_id="v1_security_events_retrieve", tags=[TAG_ACCOUNT],
+    summary="One security event",
     description="Another user's event is 404." + SESSION_ONLY,
     responses={200: s.SecurityEventOut, **error_responses(*AUTH_ERRORS, 404)},
     examples=[_example("event", _EVENT_EXAMPLE)]))

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from exchange.api import ServiceError
 from orders import selectors, services
+from orders.api import schemas
 from orders.api.render import order_json, page, trade_json
 
 WAIT_SECONDS = 1.0
@@ -32,6 +33,7 @@ def _int(value, name: str) -> int:
                            ) from None
 
 
+@schemas.ORDERS
 class OrdersView(APIView):
     """GET: the user's orders, newest first (``?market&status&limit&page``).
     POST: place an order. Body ``{market|instrument, side, type, quantity, price,
@@ -77,6 +79,7 @@ class OrdersView(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+@schemas.OPEN_ORDERS
 class OpenOrdersView(APIView):
     required_scope = "read"
 
@@ -86,6 +89,7 @@ class OpenOrdersView(APIView):
         return Response(page(request, qs, order_json))
 
 
+@schemas.ORDER_DETAIL
 class OrderDetailView(APIView):
     """GET one order (by id, or ``by-client-id/<id>``); DELETE cancels it."""
 
@@ -109,6 +113,7 @@ class OrderDetailView(APIView):
         return Response(order_json(order))
 
 
+@schemas.ORDER_AMEND
 class OrderAmendView(APIView):
     """POST ``{quantity?, price?}``: quantity is the new total quantity; a reduction keeps
     time priority, a new price or a larger quantity loses it."""
@@ -122,6 +127,7 @@ class OrderAmendView(APIView):
         return Response(order_json(order), status=status.HTTP_202_ACCEPTED)
 
 
+@schemas.CANCEL_ALL
 class CancelAllView(APIView):
     required_scope = "trade"
 
@@ -133,6 +139,7 @@ class CancelAllView(APIView):
                         status=status.HTTP_202_ACCEPTED)
 
 
+@schemas.MY_TRADES
 class MyTradesView(APIView):
     required_scope = "read"
 
