@@ -12,7 +12,7 @@ const SYMBOL = M.symbol;
 const PP = decimalsOf(M.tick_size);   // price places
 const QP = decimalsOf(M.step_size);   // quantity places
 const $ = (id) => document.getElementById(id);
-const perf = (window.__bourse = { tradesSeen: 0, lags: [], firstData: null, renders: 0 });
+const perf = (window.__bourse = { tradesSeen: 0, lags: [], arrivals: [], firstData: null, renders: 0 });
 
 // ------------------------------------------------------------------ render scheduling
 // Stream messages only mark what changed; one animation frame renders it, so a burst of
@@ -146,7 +146,12 @@ const TAPE_MAX = 40;
 function addTrades(list, live) {
   for (const t of list) {
     tape.unshift(t);
-    if (live) { perf.tradesSeen++; const ms = toMs(t.time ?? t.created_at); if (ms) pendingLag.push(ms); }
+    if (live) {
+      perf.tradesSeen++; const ms = toMs(t.time ?? t.created_at);
+      // arrival - trade time: the server's part (commit/publish, Redis, hub, socket);
+      // the painted frame - arrival is the browser's part (perf.lags holds the sum).
+      if (ms) { pendingLag.push(ms); perf.arrivals.push(Date.now() - ms); }
+    }
     ticker.last = t.price;
     updateCandleFromTrade(t);
   }

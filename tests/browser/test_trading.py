@@ -174,10 +174,17 @@ def test_trading_page_keeps_up_with_50_trades_per_second(browser, live_server_ur
         time.sleep(max(0.0, start + (i + 1) / 50 - time.monotonic()))
     page.wait_for_function("window.__bourse.tradesSeen >= 250", timeout=10000)
     lags = page.evaluate("window.__bourse.lags.slice().sort((a, b) => a - b)")
+    arrivals = page.evaluate("window.__bourse.arrivals.slice().sort((a, b) => a - b)")
+    renders = page.evaluate("window.__bourse.renders")
     ctx.close()
-    # then: every trade was shown, with its lag from publish time to painted frame
-    p50, p99 = lags[len(lags) // 2], lags[int(len(lags) * 0.99) - 1]
-    print(f"\n50 trades/s for 5 s: {len(lags)} shown, lag p50 {p50} ms, p99 {p99} ms, "
-          f"max {lags[-1]} ms")
+    # then: every trade was shown, with its lag from publish time to painted frame, split
+    # into server (publish -> WebSocket message in the page) and browser (message -> frame)
+    def pct(xs, q):
+        return xs[min(len(xs) - 1, int(len(xs) * q))]
+
+    p50, p99 = pct(lags, 0.5), pct(lags, 0.99)
+    print(f"\n50 trades/s for 5 s: {len(lags)} shown in {renders} frames, lag publish->paint "
+          f"p50 {p50} ms, p99 {p99} ms, max {lags[-1]} ms; publish->message p50 "
+          f"{pct(arrivals, 0.5)} ms, p99 {pct(arrivals, 0.99)} ms (the rest is the browser)")
     assert len(lags) >= 250
     assert p99 < 1000, lags[-20:]
