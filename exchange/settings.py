@@ -211,6 +211,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.api.schemas.STATUSES",
         "LoginStatusEnum": "accounts.api.schemas.LOGIN_STATUSES",
+        "SideEnum": "orders.api.schemas.SIDES",
     },
 }
 

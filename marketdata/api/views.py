@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from exchange.api import ServiceError
 from marketdata import selectors
+from marketdata.api import schemas
 from marketdata.models import Market
 
 
@@ -56,17 +57,20 @@ def _public(view):
     return api_view(["GET"])(authentication_classes([])(permission_classes([AllowAny])(view)))
 
 
+@schemas.MARKETS
 @_public
 def markets(request: Request) -> Response:
     """Every market with its trading rules."""
     return Response(MarketSerializer(selectors.markets_list(), many=True).data)
 
 
+@schemas.MARKET
 @_public
 def market_detail(request: Request, symbol: str) -> Response:
     return Response(MarketSerializer(selectors.market_get(symbol=symbol)).data)
 
 
+@schemas.DEPTH
 @_public
 def depth(request: Request, symbol: str) -> Response:
     """Committed depth with ``lastUpdateId`` (Binance sync procedure), ``limit`` levels."""
@@ -76,6 +80,7 @@ def depth(request: Request, symbol: str) -> Response:
                      **selectors.depth_snapshot(market=market.symbol, limit=limit)})
 
 
+@schemas.TRADES
 @_public
 def trades(request: Request, symbol: str) -> Response:
     """Newest trades (``limit``), or from ``from_id`` upwards with ``next_from_id``."""
@@ -91,6 +96,7 @@ def trades(request: Request, symbol: str) -> Response:
                      "next_from_id": next_from_id})
 
 
+@schemas.CANDLES
 @_public
 def candles(request: Request, symbol: str) -> Response:
     market = selectors.market_get(symbol=symbol)
@@ -102,16 +108,19 @@ def candles(request: Request, symbol: str) -> Response:
     return Response({"market": market.symbol, "interval": interval, "results": rows})
 
 
+@schemas.TICKER
 @_public
 def ticker(request: Request, symbol: str) -> Response:
     return Response(selectors.ticker_24h(market=selectors.market_get(symbol=symbol)))
 
 
+@schemas.TICKERS
 @_public
 def tickers(request: Request) -> Response:
     return Response(selectors.tickers_all())
 
 
+@schemas.ORDERBOOK
 @_public
 def orderbook(request: Request) -> Response:
     """TradeOrders reference: ``GET /api/v1/orderbook?instrument=BTC-USDT``."""
