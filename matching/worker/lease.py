@@ -17,9 +17,19 @@ from django.db import connection, transaction
 from matching import streams
 
 LEASE_MS = 10_000
+# Renew: extend our lease, or take it again if it expired with nobody else holding it (a
+# rebuild longer than the lease, a Redis restart). Re-taking is safe because the epoch in
+# Postgres fences us: if another matcher held the market meanwhile, its epoch is higher and
+# our next commit raises Fenced. Without this a book whose rebuild outlasts the lease is
+# dropped and rebuilt forever.
 _RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 2
 end
 return 0
 """

@@ -47,3 +47,35 @@ def test_rebuild_with_a_pending_price_amend_does_not_count_its_extra_reserve_twi
     assert buy.reserve_remaining == 0
     assert Order.objects.filter(reserve_remaining__lt=0).count() == 0
     assert_books_clean()
+
+
+def test_lease_that_expired_during_a_long_rebuild_is_taken_again_if_free():
+    """A rebuild longer than the lease (100,000 orders take seconds) made the matcher drop
+    the market at the next renewal, rebuild again, and lose it again, forever."""
+    import time as _time
+
+    import redis
+
+    from matching import streams
+    from matching.worker import lease as leases
+    from tests.chaos.stack import RedisServer
+
+    server = RedisServer()
+    server.start()
+    try:
+        client = redis.Redis.from_url(server.url)
+        market = make_market("RGL-USDT")
+        # given a lease taken with a short expiry that then runs out (the long rebuild)
+        epoch = leases.lease_acquire(client, symbol=market.symbol, market_id=market.id,
+                                     owner="a", lease_ms=100)
+        assert epoch == 1
+        _time.sleep(0.2)
+        assert client.get(streams.lease_key(market.symbol)) is None
+        # when the holder renews, then it holds the lease again (its epoch still fences it)
+        assert leases.lease_renew(client, symbol=market.symbol, owner="a", lease_ms=5000)
+        assert client.get(streams.lease_key(market.symbol)) == b"a"
+        # and a lease someone else holds is never taken by a renewal
+        assert not leases.lease_renew(client, symbol=market.symbol, owner="b", lease_ms=5000)
+        assert client.get(streams.lease_key(market.symbol)) == b"a"
+    finally:
+        server.stop()
