@@ -38,7 +38,7 @@ bench: $(STAMP)
 	$(PY) -m exchange.devservices run -- scripts/bench.sh $(ARGS)
 
 chaos: $(STAMP)
-	$(PY) -m exchange.devservices run -- $(PY) -m pytest -p no:cacheprovider tests/chaos -m slow -s $(ARGS)
+	$(PY) -m exchange.devservices run -- $(PY) -m tests.chaos.harness --ops 10000 --clients 50 --accounts 20 $(ARGS)
 
 services: $(STAMP)
 	$(PY) -m exchange.devservices up

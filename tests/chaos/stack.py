@@ -97,7 +97,7 @@ class RedisServer:
 class Stack:
     """Redis + web + matcher(s). ``database_url`` is the database every process uses."""
 
-    def __init__(self, *, database_url: str, lease_ms: int = 2000, log_dir: str | None = None):
+    def __init__(self, *, database_url: str, lease_ms: int = 3000, log_dir: str | None = None):
         self.database_url = database_url
         self.lease_ms = lease_ms
         self.redis = RedisServer()

@@ -25,7 +25,7 @@ from tests.chaos.stack import Stack
 from wallets.testing import assert_books_clean
 
 D = Decimal
-LEASE_MS = 2000
+LEASE_MS = 3000
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 SYMBOLS = ["FOA-USDT", "FOB-USDT", "FOC-USDT", "FOD-USDT"]
 
