@@ -102,6 +102,19 @@ DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Outside tests: a psycopg 3 connection pool per process (Django 5.1+). Under ASGI every
+# request runs its sync view in a fresh thread, so per-thread persistent connections
+# piled up until Postgres said "too many clients"; pooled connections go back to the pool
+# at the end of each request and a process never holds more than DB_POOL_MAX_SIZE
+# (keep processes x max_size well under the server's max_connections, 200 embedded).
+# Pooling requires CONN_MAX_AGE = 0. DB_POOL_MAX_SIZE=0 turns it off.
+if not TESTING and env.int("DB_POOL_MAX_SIZE", default=16) > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=16),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
