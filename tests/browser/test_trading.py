@@ -44,17 +44,20 @@ def test_two_users_trade_through_the_ui_and_see_it_live(browser, live_server_url
     bob = User.objects.get(email="bob@bourse.local")
     a_ctx = login_context(browser, live_server_url, alice)
     b_ctx = login_context(browser, live_server_url, bob)
-    a, b = _open(a_ctx), _open(b_ctx)
+    # ETH-USDT: the page test trades BTC-USDT with its own matcher run, and a restarted
+    # matcher numbers depth updates from 0 again while Redis and the server's hub keep the
+    # old lastUpdateId (see docs/UI.md, Known issues)
+    a, b = _open(a_ctx, "/trade/ETH-USDT/"), _open(b_ctx, "/trade/ETH-USDT/")
     for page in (a, b):  # a reload would drop this marker
         page.evaluate("window.__noReload = 1")
     before = {(name, asset): _text(page, f'#balances-mini [data-asset="{asset}"]')
-              for name, page in (("a", a), ("b", b)) for asset in ("BTC", "USDT")}
+              for name, page in (("a", a), ("b", b)) for asset in ("ETH", "USDT")}
     # when: alice rests a sell, bob sees it in the book and buys it
-    _order(a, "SELL", "60000.00", "0.01000")
+    _order(a, "SELL", "3000.00", "0.1000")
     a.wait_for_selector("#open-orders tr[data-order-id]")
-    b.wait_for_selector("#asks .row[data-price^='60000']")
+    b.wait_for_selector("#asks .row[data-price^='3000']")
     started = time.monotonic()
-    _order(b, "BUY", "60000.00", "0.01000")
+    _order(b, "BUY", "3000.00", "0.1000")
     # then: both see the trade on the tape, in their own trades, and their balances move
     tape_ids = []
     for page in (a, b):
@@ -64,7 +67,7 @@ def test_two_users_trade_through_the_ui_and_see_it_live(browser, live_server_url
     seen_ms = (time.monotonic() - started) * 1000
     assert tape_ids[0] == tape_ids[1]
     for name, page in (("a", a), ("b", b)):
-        for asset in ("BTC", "USDT"):
+        for asset in ("ETH", "USDT"):
             sel = f'#balances-mini [data-asset="{asset}"]'
             page.wait_for_function(f"document.querySelector('{sel}').textContent"
                                    f" !== {before[(name, asset)]!r}", timeout=10000)
