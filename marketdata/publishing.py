@@ -150,6 +150,19 @@ def publish_batch(
         ))
 
 
+def publish_private(*, events: list[dict]) -> None:
+    """Publish private events that no matcher batch carries (e.g. wallets' deposit and
+    withdrawal balance changes) on the private stream, after their commit. Each event is
+    ``{"user_id", "type", ...}``; raises ``redis.RedisError`` after retries."""
+    if not events:
+        return
+    now_ms = int(time.time() * 1000)
+    _with_retries(lambda: _script("private", _PUBLISH_PRIVATE)(
+        keys=[keys.PRIVATE_STREAM, keys.PRIVATE_SEQ],
+        args=[PRIVATE_STREAM_MAXLEN, "E", str(now_ms), "ev", _dumps(events)],
+    ))
+
+
 def _with_retries(call, attempts: int = 3):
     for attempt in range(attempts):
         try:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from exchange.api import ServiceError
 from wallets.ledger import EntrySpec, balances_select_for_update, ledger_post
 from wallets.models import Account, Asset, Deposit, DepositAddress
-from wallets.notify import wallet_email_on_commit
+from wallets.notify import balance_delta_publish_on_commit, wallet_email_on_commit
 
 
 def deposit_address_for(*, user_id: int, symbol: str) -> str:
@@ -83,6 +83,8 @@ def deposit_credit(*, deposit_id: int) -> bool:
         deposit.status = Deposit.Status.CREDITED
         deposit.credited_at = timezone.now()
         deposit.save(update_fields=["status", "credited_at"])
+        balance_delta_publish_on_commit(user_id=deposit.user_id, asset=deposit.asset.symbol,
+                                        delta=deposit.amount)
         wallet_email_on_commit(
             user=deposit.user, subject=f"{deposit.asset.symbol} deposit credited",
             body=f"{deposit.amount} {deposit.asset.symbol} from transaction {deposit.txid} "

@@ -31,7 +31,11 @@ from wallets.models import (
     WithdrawalAddress,
     WithdrawalApproval,
 )
-from wallets.notify import task_on_commit, wallet_email_on_commit
+from wallets.notify import (
+    balance_delta_publish_on_commit,
+    task_on_commit,
+    wallet_email_on_commit,
+)
 
 S = Withdrawal.Status
 AVAILABLE, LOCKED = Account.AVAILABLE.value, Account.LOCKED.value
@@ -147,6 +151,7 @@ def withdrawal_request(*, user, asset: Asset, address: str, amount: Decimal, otp
             approvals_required=approvals_required_for(asset=asset, amount=amount))
         ledger_post([EntrySpec("reserve", "withdrawal", str(withdrawal.id), [
             (AVAILABLE, user.id, asset.id, -hold), (LOCKED, user.id, asset.id, hold)])])
+        balance_delta_publish_on_commit(user_id=user.id, asset=asset.symbol, delta=-hold)
         wallet_email_on_commit(
             user=user, subject=f"{asset.symbol} withdrawal requested",
             body=f"You requested a withdrawal of {amount} {asset.symbol} (fee {fee}) to "
@@ -209,6 +214,8 @@ def _release_hold(withdrawal: Withdrawal, new_status: str, reason: str) -> None:
     ledger_post([EntrySpec("release", "withdrawal", str(withdrawal.id), [
         (LOCKED, withdrawal.user_id, withdrawal.asset_id, -withdrawal.hold),
         (AVAILABLE, withdrawal.user_id, withdrawal.asset_id, withdrawal.hold)])])
+    balance_delta_publish_on_commit(user_id=withdrawal.user_id, asset=withdrawal.asset.symbol,
+                                    delta=withdrawal.hold)
     withdrawal.status = new_status
     withdrawal.reason = reason[:500]
     withdrawal.save(update_fields=["status", "reason", "updated_at"])
