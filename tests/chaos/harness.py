@@ -827,7 +827,12 @@ def run_chaos(cfg: Config, *, database_url: str) -> tuple[bool, dict]:
         def deposits_job():
             from wallets.services.deposits import deposits_confirmations_advance
 
+            last_report = time.monotonic()
             while not stop.wait(0.5):
+                if time.monotonic() - last_report >= 30 and not deadline_stop.is_set():
+                    last_report = time.monotonic()
+                    print(f"chaos: {stats.done}/{cfg.ops} operations, "
+                          f"{len(faults.log)} faults injected", flush=True)
                 try:
                     deposits_confirmations_advance()
                 except Exception:  # the DB is shared with the faults; try again
