@@ -95,7 +95,10 @@ def order_place(*, user, market, side: str, type: str, quantity: Decimal | None 
         stop_price=stop_price, quote_order_qty=quote_order_qty, time_in_force=time_in_force,
         stp_mode=stp_mode, client_order_id=client_order_id,
     )
-    existing = _existing(user, spec.client_order_id, idempotency_key)
+    # A client order id we just generated cannot name an existing order: skip the lookup
+    # (one round trip per anonymous placement); the unique constraint still holds.
+    given_client_id = spec.client_order_id if (client_order_id or "").strip() else None
+    existing = _existing(user, given_client_id, idempotency_key)
     if existing is not None:
         return _replay(existing, spec, idempotency_key)
     try:
