@@ -195,6 +195,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     command = "  ".join(["$", ".venv/bin/python", "bench/http_bench.py", *sys.argv[1:]])
     print("repeat with:", command, flush=True)
@@ -224,6 +225,7 @@ def main() -> None:
                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log),
         subprocess.Popen([sys.executable, "-m", "uvicorn", "exchange.asgi:application",
                           "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                          "--workers", str(args.workers),
                           "--log-level", "warning"],
                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log),
     ]
@@ -255,6 +257,7 @@ def main() -> None:
     rate = len(accepted) / elapsed
     summary = {
         "benchmark": "http_order_entry", "connections": args.connections,
+        "workers": args.workers,
         "seconds": round(elapsed, 2), "accepted": len(accepted), "errors": errors,
         "accepted_per_s": round(rate, 1),
         "accept_ms_p50": round(percentile(latencies, 50), 2),
