@@ -76,9 +76,10 @@ def seed() -> list[tuple[str, str]]:
     return keys
 
 
-def raw_reservation_rate(seconds: float = 3.0) -> dict:
-    """order_place in a loop (one thread, then two): commits of the reservation
-    transaction per second, without HTTP."""
+def raw_reservation_rate(seconds: float = 3.0, concurrency: int = 2) -> dict:
+    """order_place in a loop (one thread, two, then ``concurrency`` threads, one trader
+    each): commits of the reservation transaction per second, without HTTP. The last
+    figure is what Postgres alone sustains at the load's concurrency (group commit)."""
     from django.db import close_old_connections
 
     from accounts.models import User
@@ -86,7 +87,7 @@ def raw_reservation_rate(seconds: float = 3.0) -> dict:
 
     users = list(User.objects.filter(email__startswith="http").order_by("id"))
     out = {}
-    for threads in (1, 2):
+    for threads in sorted({1, 2, max(1, min(concurrency, len(users)))}):
         counts = [0] * threads
 
         def work(index: int, deadline: float, counts: list[int] = counts) -> None:
@@ -211,7 +212,8 @@ def main() -> None:
 
     redis.Redis.from_url(redis_url).flushdb()
     keys = seed()
-    raw = raw_reservation_rate()
+    # as many raw threads as connections, within the traders and the process's DB pool
+    raw = raw_reservation_rate(concurrency=min(args.connections, 16))
     print("raw reservation transaction:", raw, flush=True)
 
     port = free_port()
