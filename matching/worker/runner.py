@@ -20,7 +20,7 @@ from collections import deque
 from decimal import Decimal
 
 import redis
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 from matching import streams
 from matching.worker import lease as leases
@@ -87,15 +87,26 @@ class Matcher:
         log.info("matcher %s starting", self.owner)
         try:
             while not self.stopping:
-                self.housekeeping()
-                if not self.runners:
-                    if self.exit_when_idle and self.stopping:
+                try:
+                    self.housekeeping()
+                    if not self.runners:
+                        if self.exit_when_idle and self.stopping:
+                            break
+                        time.sleep(0.2)
+                        continue
+                    idle = self.step()
+                    if idle and self.exit_when_idle and set(self.runners) >= set(
+                            self.all_symbols()):
                         break
-                    time.sleep(0.2)
-                    continue
-                idle = self.step()
-                if idle and self.exit_when_idle and set(self.runners) >= set(self.all_symbols()):
-                    break
+                except DatabaseError:
+                    # Postgres went away outside a batch (lease bookkeeping, sweep, a
+                    # rebuild): a batch failure is handled in process(); anything else
+                    # used to end the process. Reconnect and carry on; books already
+                    # held stay valid (nothing was committed), a half-started market is
+                    # retried once its lease expires.
+                    log.exception("Postgres error outside a batch; reconnecting")
+                    _reset_connection()
+                    time.sleep(0.5)
         finally:
             for symbol in list(self.runners):
                 leases.lease_release(self.client, symbol=symbol, owner=self.owner)

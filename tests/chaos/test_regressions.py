@@ -79,3 +79,47 @@ def test_lease_that_expired_during_a_long_rebuild_is_taken_again_if_free():
         assert client.get(streams.lease_key(market.symbol)) == b"a"
     finally:
         server.stop()
+
+
+def test_matcher_survives_its_postgres_backend_being_terminated_outside_a_batch(settings):
+    """pg_terminate_backend while the matcher was doing lease bookkeeping (not a batch)
+    ended the process with an OperationalError: nothing sequenced orders any more."""
+    import time as _time
+
+    from marketdata.tests import support
+    from matching import streams
+    from tests.chaos.harness import terminate_matcher_backends
+    from tests.chaos.stack import Stack
+
+    market = make_market("RGP-USDT")
+    seller = make_trader("rgp-seller@x.test", {"RGP": "10"})
+    with Stack(database_url=support.test_database_url()) as stack:
+        stack.redis.start()
+        settings.REDIS_URL = stack.redis.url
+        streams._client = None
+        try:
+            proc = stack.start_matcher("--markets", market.symbol)
+            deadline = _time.monotonic() + 30
+            while not MarketCheckpoint.objects.filter(market=market, epoch__gt=0).exists():
+                assert _time.monotonic() < deadline
+                _time.sleep(0.05)
+            # when its idle connection is terminated, again and again
+            terminated = 0
+            deadline = _time.monotonic() + 15
+            while terminated < 3 and _time.monotonic() < deadline:
+                terminated += terminate_matcher_backends()
+                _time.sleep(0.05)
+            assert proc.poll() is None, (stack.log_dir / "matcher-0.log").read_text()[-3000:]
+            assert terminated >= 3
+            _time.sleep(1.5)  # a few housekeeping rounds on the broken connection
+            # then it is still running and still sequences orders
+            assert proc.poll() is None, (stack.log_dir / "matcher-0.log").read_text()[-3000:]
+            order = services.order_place(user=seller, market=market.symbol, side="SELL",
+                                         type="LIMIT", quantity=D("1"), price=D("100"))
+            deadline = _time.monotonic() + 30
+            while Order.objects.get(pk=order.pk).sequence is None:
+                assert _time.monotonic() < deadline, "the order was never sequenced"
+                _time.sleep(0.05)
+        finally:
+            streams._client = None
+    assert_books_clean()
