@@ -141,11 +141,13 @@ def test_readyz_requires_a_fresh_matcher_heartbeat(client):
         redis_client().hdel(MATCHER_HEARTBEAT_KEY, "test-matcher")
 
 
+@pytest.mark.django_db
 def test_metrics_are_prometheus_text(client):
     client.get("/healthz")
     response = client.get("/metrics")
     assert response.status_code == 200
     assert b"bourse_http_requests_total" in response.content
+    assert b"bourse_reconciliation_differences" in response.content
 
 
 # --------------------------------------------------------------------------- demo data
