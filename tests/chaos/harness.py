@@ -503,22 +503,25 @@ def terminate_matcher_backends() -> int:
         return sum(1 for (ok,) in cursor.fetchall() if ok)
 
 
-def _checkpoints() -> dict[int, int]:
+def _checkpoints() -> dict[int, tuple[int, int]]:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT market_id, last_sequence FROM matching_marketcheckpoint")
-        return dict(cursor.fetchall())
+        cursor.execute("SELECT market_id, epoch, last_sequence FROM matching_marketcheckpoint")
+        return {m: (e, s) for m, e, s in cursor.fetchall()}
 
 
-def _wait_commit_after(before: dict, timeout: float = 60) -> float | None:
+def _wait_commit_after(before: dict, *, new_epoch: bool, timeout: float = 60) -> float | None:
     """Seconds until some market's checkpoint moves past ``before`` (the matcher commits
-    again), or None."""
+    again; with ``new_epoch``, a matcher that took the market after the fault: a commit
+    the killed process had already sent to Postgres does not count), or None."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         now = _checkpoints()
-        if any(now.get(m, 0) > s for m, s in before.items()) or (set(now) - set(before)):
-            return time.monotonic() - started
+        for m, (epoch, seq) in now.items():
+            e0, s0 = before.get(m, (0, 0))
+            if seq > s0 and (epoch > e0 or not new_epoch):
+                return time.monotonic() - started
         time.sleep(0.05)
     return None
 
@@ -547,7 +550,7 @@ class Faults:
                 before = _checkpoints()
                 started = time.monotonic()
                 detail = getattr(self, fault)()
-                recovered = _wait_commit_after(before)
+                recovered = _wait_commit_after(before, new_epoch=fault == "kill_matcher")
                 self.log.append({"fault": fault, "at_ops": self.stats.done,
                                  "detail": detail, "recovered_s": None if recovered is None
                                  else round(time.monotonic() - started, 2)})
