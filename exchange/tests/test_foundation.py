@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _clean_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items()
-           if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "BOURSE_TESTING"}}
+           if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "BOURSE_TESTING",
+                         "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     env.update(extra)
     return env
 
