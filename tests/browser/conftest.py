@@ -18,14 +18,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-
-@pytest.fixture(autouse=True)
-def _orm_beside_playwright(monkeypatch):
-    """Playwright's sync API keeps an event loop running in the test thread; the ORM calls
-    the tests make between browser steps are still plain synchronous code. Allowed for
-    browser tests only (Django reads the variable at each call), never session-wide."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
@@ -153,8 +145,20 @@ def matcher(server_env):
     log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Playwright's sync API keeps an event loop running in the test thread while the
+    browser lives; the ORM calls the tests make between browser steps are still plain
+    synchronous code. So async-unsafe calls are allowed exactly while a browser runs (one
+    per test module), never for the rest of the session (Django reads the variable at each call)."""
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        yield from _launch_browser()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def _launch_browser():
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
