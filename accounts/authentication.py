@@ -98,6 +98,30 @@ def ip_allowed(key: ApiKey, ip: str) -> bool:
     return any(address in ipaddress.ip_network(net, strict=False) for net in key.ip_allowlist)
 
 
+
+def api_key_from_header(request) -> ApiKey | None:
+    """The usable ``ApiKey`` named by the ``X-MBX-APIKEY`` header, or None without one.
+
+    Raises the key's own failure (format, unknown or inactive user, revoked, expired, IP
+    not allowed). Shared by signed requests and by Binance's key-only listen-key endpoints,
+    so both refuse exactly the same keys."""
+    header = request.META.get(API_KEY_HEADER)
+    if header is None:
+        return None
+    if not _KEY_FORMAT.match(header):
+        raise _fail("api_key_format_invalid", "API-key format invalid.")
+    key = ApiKey.objects.select_related("user").filter(key=header).first()
+    if key is None or not key.user.is_active:
+        raise _fail("api_key_invalid", "Invalid API-key, IP, or permissions for action.")
+    if key.is_revoked:
+        raise _fail("api_key_revoked", "This API key has been revoked.")
+    if key.expires_at is not None and key.expires_at <= timezone.now():
+        raise _fail("api_key_expired", "This API key has expired.")
+    if not ip_allowed(key, client_ip(request)):
+        raise _fail("ip_not_allowed", "Requests from this IP are not allowed for this key.")
+    return key
+
+
 class SignedRequestAuthentication(BaseAuthentication):
     """Authenticates ``X-MBX-APIKEY`` + HMAC-signed requests; sets ``request.auth`` to the
     ``ApiKey``. Requests without the header are left to the next authenticator."""
@@ -106,21 +130,9 @@ class SignedRequestAuthentication(BaseAuthentication):
         return "X-MBX-APIKEY"
 
     def authenticate(self, request):
-        header = request.META.get(API_KEY_HEADER)
-        if header is None:
+        key = api_key_from_header(request)
+        if key is None:
             return None
-        if not _KEY_FORMAT.match(header):
-            raise _fail("api_key_format_invalid", "API-key format invalid.")
-        key = ApiKey.objects.select_related("user").filter(key=header).first()
-        if key is None or not key.user.is_active:
-            raise _fail("api_key_invalid", "Invalid API-key, IP, or permissions for action.")
-        if key.is_revoked:
-            raise _fail("api_key_revoked", "This API key has been revoked.")
-        now = timezone.now()
-        if key.expires_at is not None and key.expires_at <= now:
-            raise _fail("api_key_expired", "This API key has expired.")
-        if not ip_allowed(key, client_ip(request)):
-            raise _fail("ip_not_allowed", "Requests from this IP are not allowed for this key.")
 
         query, query_signature = _without_signature(request.META.get("QUERY_STRING", ""))
         body, body_signature = _without_signature(_raw_body(request))
@@ -149,6 +161,7 @@ class SignedRequestAuthentication(BaseAuthentication):
             raise _fail("timestamp_outside_recv_window",
                         "Timestamp for this request is outside of the recvWindow.")
 
+        now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         request._request.api_key = key

@@ -4,12 +4,9 @@ accounts'; this class only skips the signature, as Binance does for these endpoi
 
 from __future__ import annotations
 
-from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 
-from accounts.authentication import _KEY_FORMAT, API_KEY_HEADER, _fail, ip_allowed
-from accounts.models import ApiKey
-from accounts.netutils import client_ip
+from accounts.authentication import api_key_from_header
 
 
 class ApiKeyHeaderAuthentication(BaseAuthentication):
@@ -17,18 +14,5 @@ class ApiKeyHeaderAuthentication(BaseAuthentication):
         return "X-MBX-APIKEY"
 
     def authenticate(self, request):
-        header = request.META.get(API_KEY_HEADER)
-        if header is None:
-            return None
-        if not _KEY_FORMAT.match(header):
-            raise _fail("api_key_format_invalid", "API-key format invalid.")
-        key = ApiKey.objects.select_related("user").filter(key=header).first()
-        if key is None or not key.user.is_active:
-            raise _fail("api_key_invalid", "Invalid API-key, IP, or permissions for action.")
-        if key.is_revoked:
-            raise _fail("api_key_revoked", "This API key has been revoked.")
-        if key.expires_at is not None and key.expires_at <= timezone.now():
-            raise _fail("api_key_expired", "This API key has expired.")
-        if not ip_allowed(key, client_ip(request)):
-            raise _fail("ip_not_allowed", "Requests from this IP are not allowed for this key.")
-        return key.user, key
+        key = api_key_from_header(request)
+        return None if key is None else (key.user, key)
