@@ -46,12 +46,14 @@ def _load_symbols() -> set[str]:
     return set(Market.objects.values_list("symbol", flat=True))
 
 
-async def known_markets(*, must_include: str | None = None) -> set[str]:
+async def known_markets(*, must_include: str | None = None, fresh: bool = False) -> set[str]:
     """Market symbols, refreshed every 10 s per process, or on a miss at most once a
-    second (a market created a moment ago is found; a flood of bad names costs nothing)."""
+    second (a market created a moment ago is found; a flood of bad names costs nothing),
+    or always with ``fresh``."""
     global _symbols, _symbols_at
     age = time.monotonic() - _symbols_at
-    if age > 10 or (must_include is not None and must_include not in _symbols and age > 1):
+    missing = must_include is not None and must_include not in _symbols
+    if fresh or age > 10 or (missing and age > 1):
         _symbols = await _load_symbols()
         _symbols_at = time.monotonic()
     return _symbols
@@ -282,16 +284,17 @@ class SeedTradesConsumer(StreamConsumer):
     async def connect(self):
         query = parse_qs(self.scope.get("query_string", b"").decode())
         wanted = query.get("instrument")
-        # Every market: the list as of now (markets listed later need a reconnect).
-        markets = await known_markets(must_include=wanted[0].upper() if wanted else "*")
         if wanted:
+            markets = await known_markets(must_include=wanted[0].upper())
             chosen = {w.upper() for w in wanted}
             if not chosen <= markets:
                 await self.accept()
                 await self.close(code=CLOSE_UNKNOWN_MARKET)
                 return
         else:
-            chosen = markets
+            # Every market: the list as of this connection, read fresh (one query), so a
+            # market listed a moment ago is included; markets listed later need a reconnect.
+            chosen = await known_markets(fresh=True)
         for market in sorted(chosen):
             await self.add_topic(("trade", market, ""))
         await self.start()
