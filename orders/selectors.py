@@ -15,7 +15,7 @@ def order_get_for_user(*, user, order_id: int | None = None,
                        client_order_id: str | None = None) -> Order:
     """The user's order by id, or by client order id (the newest with that id). Another
     user's order is "not found" (404)."""
-    qs = Order.objects.select_related("market").filter(user=user)
+    qs = Order.objects.select_related("market__base", "market__quote").filter(user=user)
     if order_id is not None:
         order = qs.filter(pk=order_id).first()
     elif client_order_id:
@@ -28,7 +28,8 @@ def order_get_for_user(*, user, order_id: int | None = None,
 
 
 def orders_open_for_user(*, user, market: str | None = None) -> QuerySet[Order]:
-    qs = Order.objects.select_related("market").filter(user=user, status__in=OPEN)
+    qs = Order.objects.select_related("market__base", "market__quote").filter(
+        user=user, status__in=OPEN)
     if market:
         qs = qs.filter(market__symbol=market)
     return qs.order_by("-id")
@@ -36,7 +37,7 @@ def orders_open_for_user(*, user, market: str | None = None) -> QuerySet[Order]:
 
 def orders_history_for_user(*, user, market: str | None = None,
                             status: str | None = None) -> QuerySet[Order]:
-    qs = Order.objects.select_related("market").filter(user=user)
+    qs = Order.objects.select_related("market__base", "market__quote").filter(user=user)
     if market:
         qs = qs.filter(market__symbol=market)
     if status:
@@ -46,7 +47,8 @@ def orders_history_for_user(*, user, market: str | None = None,
 
 def trades_for_user(*, user, market: str | None = None,
                     order_id: int | None = None) -> QuerySet[Trade]:
-    qs = Trade.objects.select_related("market").filter(Q(buyer=user) | Q(seller=user))
+    qs = Trade.objects.select_related("market__base", "market__quote").filter(
+        Q(buyer=user) | Q(seller=user))
     if market:
         qs = qs.filter(market__symbol=market)
     if order_id is not None:

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from exchange.api import ServiceError
 
 MAX_LIMIT = 500
 
 
-def _s(value):
-    return None if value is None else str(value)
+def _s(value, places: int):
+    """A decimal string in plain notation with at least the asset's ``places`` decimals
+    ("0.00000000", never "0E-18"), and more only if the value has them (never lossy)."""
+    if value is None:
+        return None
+    exponent = value.normalize().as_tuple().exponent
+    places = max(places, -exponent if isinstance(exponent, int) else 0)
+    return f"{value.quantize(Decimal(1).scaleb(-places)):f}"
 
 
 def order_json(order) -> dict:
+    base, quote = order.market.base.precision, order.market.quote.precision
     return {
         "id": order.pk, "client_order_id": order.client_order_id,
         "market": order.market.symbol, "side": order.side, "type": order.type,
         "time_in_force": order.time_in_force, "stp_mode": order.stp_mode,
-        "status": order.status, "reason": order.reason, "price": _s(order.price),
-        "stop_price": _s(order.stop_price), "quantity": _s(order.quantity),
-        "quote_order_qty": _s(order.quote_order_qty),
-        "filled_quantity": _s(order.filled_quantity),
-        "cumulative_quote": _s(order.cumulative_quote),
-        "reserved_amount": _s(order.reserved_amount),
+        "status": order.status, "reason": order.reason, "price": _s(order.price, quote),
+        "stop_price": _s(order.stop_price, quote), "quantity": _s(order.quantity, base),
+        "quote_order_qty": _s(order.quote_order_qty, quote),
+        "filled_quantity": _s(order.filled_quantity, base),
+        "cumulative_quote": _s(order.cumulative_quote, quote),
+        "reserved_amount": _s(order.reserved_amount,
+                              base if order.side == "SELL" else quote),
         "cancel_requested": order.cancel_requested, "sequence": order.sequence,
         "created": int(order.created_at.timestamp() * 1000),
         "updated": int(order.updated_at.timestamp() * 1000),
@@ -31,12 +41,13 @@ def order_json(order) -> dict:
 def trade_json(trade, user) -> dict:
     is_buyer = trade.buyer_id == user.pk
     taker_is_buyer = trade.taker_side == "BUY"
+    base, quote = trade.market.base.precision, trade.market.quote.precision
     return {
-        "id": trade.pk, "market": trade.market.symbol, "price": _s(trade.price),
-        "quantity": _s(trade.quantity), "quote_quantity": _s(trade.quote_quantity),
+        "id": trade.pk, "market": trade.market.symbol, "price": _s(trade.price, quote),
+        "quantity": _s(trade.quantity, base), "quote_quantity": _s(trade.quote_quantity, quote),
         "side": "BUY" if is_buyer else "SELL",
         "order_id": trade.buy_order_id if is_buyer else trade.sell_order_id,
-        "fee": _s(trade.buyer_fee if is_buyer else trade.seller_fee),
+        "fee": _s(trade.buyer_fee if is_buyer else trade.seller_fee, base if is_buyer else quote),
         "fee_asset": trade.market.base.symbol if is_buyer else trade.market.quote.symbol,
         "is_maker": is_buyer != taker_is_buyer,
         "time": int(trade.created_at.timestamp() * 1000),
