@@ -191,13 +191,15 @@ def login_context(browser, base_url: str, user, *, width: int = 1280, height: in
 
 
 def screenshot(page, name: str) -> Path:
-    """Full-page screenshot into test-artifacts/screenshots/ and docs/screenshots/."""
+    """Full-page screenshot into test-artifacts/screenshots/; with UPDATE_DOC_SCREENSHOTS=1
+    also into docs/screenshots/ (so an ordinary test run leaves the work tree clean)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    DOC_SHOTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.evaluate("window.scrollTo(0, 0)")  # else the sticky top bar lands mid-page
     page.screenshot(path=str(path), full_page=True)
-    shutil.copyfile(path, DOC_SHOTS / path.name)
+    if os.environ.get("UPDATE_DOC_SCREENSHOTS") == "1":
+        DOC_SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOC_SHOTS / path.name)
     return path
 
 
