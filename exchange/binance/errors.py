@@ -58,8 +58,9 @@ REJECTED_MBX_KEY = -2015
 ORDER_ARCHIVED = -2026
 CANCEL_REPLACE_PARTIAL = -2021
 
-# ServiceError code -> (Binance code, HTTP status, message or None to keep ours).
-# A ServiceError may also carry ``binance_code`` itself, which wins.
+# ServiceError code -> (Binance code, HTTP status, message or None to keep ours), for the
+# codes of other apps. Order-entry codes are mapped once, in ``orders.errors.ORDER_ERRORS``,
+# and a ServiceError may also carry ``binance_code`` itself, which wins.
 SERVICE_CODES: dict[str, tuple[int, int, str | None]] = {
     # accounts
     "authentication_failed": (REJECTED_MBX_KEY, 401,
@@ -83,13 +84,8 @@ SERVICE_CODES: dict[str, tuple[int, int, str | None]] = {
                         "Timestamp for this request was 1000ms ahead of the server's time."),
     "rate_limited": (TOO_MANY_REQUESTS, 429, None),
     "order_rate_limited": (TOO_MANY_ORDERS, 429, None),
-    "account_frozen": (NEW_ORDER_REJECTED, 400, "This account may not place or cancel orders."),
-    "kyc_required": (NEW_ORDER_REJECTED, 400, "This account may not place or cancel orders."),
     # wallets / orders
-    "insufficient_balance": (NEW_ORDER_REJECTED, 400,
-                             "Account has insufficient balance for requested action."),
     "market_not_found": (BAD_SYMBOL, 400, "Invalid symbol."),
-    "unknown_market": (BAD_SYMBOL, 400, "Invalid symbol."),
     "market_halted": (NEW_ORDER_REJECTED, 400, "Market is closed."),
     "market_cancel_only": (NEW_ORDER_REJECTED, 400, "Market is closed."),
     "tick_size": (INVALID_MESSAGE, 400, "Filter failure: PRICE_FILTER"),
@@ -99,21 +95,15 @@ SERVICE_CODES: dict[str, tuple[int, int, str | None]] = {
     "min_qty": (INVALID_MESSAGE, 400, "Filter failure: LOT_SIZE"),
     "max_qty": (INVALID_MESSAGE, 400, "Filter failure: LOT_SIZE"),
     "quantity_out_of_range": (INVALID_MESSAGE, 400, "Filter failure: LOT_SIZE"),
-    "min_notional": (INVALID_MESSAGE, 400, "Filter failure: NOTIONAL"),
     "price_band": (INVALID_MESSAGE, 400, "Filter failure: PERCENT_PRICE_BY_SIDE"),
     "invalid_price": (INVALID_MESSAGE, 400, "Invalid price."),
     "invalid_quantity": (INVALID_MESSAGE, 400, "Invalid quantity."),
     "invalid_order_type": (INVALID_ORDER_TYPE, 400, "Invalid orderType."),
-    "invalid_side": (INVALID_SIDE, 400, "Invalid side."),
-    "invalid_time_in_force": (INVALID_TIF, 400, "Invalid timeInForce."),
     "unsupported_order_combination": (UNKNOWN_ORDER_COMPOSITION, 400,
                                       "Unsupported order combination."),
     "would_take": (NEW_ORDER_REJECTED, 400, "Order would immediately match and take."),
     "post_only_would_take": (NEW_ORDER_REJECTED, 400, "Order would immediately match and take."),
-    "duplicate_client_order_id": (NEW_ORDER_REJECTED, 400, "Duplicate order sent."),
-    "order_not_found": (NO_SUCH_ORDER, 400, "Order does not exist."),
     "not_found": (NO_SUCH_ORDER, 400, "Order does not exist."),
-    "order_not_open": (CANCEL_REJECTED, 400, "Unknown order sent."),
     "order_already_closed": (CANCEL_REJECTED, 400, "Unknown order sent."),
     "listen_key_not_found": (INVALID_LISTEN_KEY, 400, "This listenKey does not exist."),
     "invalid": (INVALID_PARAMETER, 400, None),
