@@ -98,11 +98,24 @@ def ledger_rows(*, since: datetime, until: datetime, user=None) -> Iterator[list
                (entry.created_by_id or "") if user is None else ""]
 
 
+#: A text cell starting with one of these is a formula to Excel, LibreOffice and Sheets
+#: (OWASP "CSV injection"). Numbers (Decimal, int) are written as they are.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """``value`` safe to open in a spreadsheet: a text cell that would be read as a formula
+    gets a leading apostrophe, which spreadsheets show as text and hide."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(header)
     for row in rows:
-        yield writer.writerow(row)
+        yield writer.writerow([csv_cell(value) for value in row])
 
 
 def export_response(*, kind: str, since: datetime, until: datetime, user=None,

@@ -275,3 +275,14 @@ def test_journal_entry_page_shows_its_lines_read_only():
     body = page.content.decode()
     assert "7.25" in body and "-7.25" in body
     assert 'name="_save"' not in body and "lines-0-amount" not in body
+
+
+def test_csv_export_neutralises_formula_cells_but_keeps_numbers():
+    from exchange.backoffice.exports import csv_stream
+
+    rows = [["=HYPERLINK(\"http://evil\")", "+1", "@SUM(A1)", "-2+3", Decimal("-1.50"), 7,
+             "plain"]]
+    body = "".join(csv_stream(["a", "b", "c", "d", "e", "f", "g"], rows))
+    line = body.splitlines()[1]
+    assert line.startswith('"\'=HYPERLINK(""http://evil"")",\'+1,\'@SUM(A1),\'-2+3,')
+    assert line.endswith(",-1.50,7,plain")  # numbers stay numbers
