@@ -79,8 +79,24 @@ def _control_action(op: str):
                         permissions=["market_control"])(action)
 
 
+class MarketRulesForm(forms.ModelForm):
+    class Meta:
+        model = Market
+        fields = services.MARKET_RULE_FIELDS  # the admin narrows it to the editable ones
+
+    def clean(self):
+        data = super().clean()
+        problem = services.market_unit_change_problem(
+            market_id=self.instance.pk, tick_size=data.get("tick_size"),
+            step_size=data.get("step_size"))
+        if problem:
+            raise forms.ValidationError(problem, code="market_has_open_orders")
+        return data
+
+
 @admin.register(Market)
 class MarketAdmin(admin.ModelAdmin):
+    form = MarketRulesForm
     list_display = ("symbol", "status", "base", "quote", "tick_size", "step_size",
                     "min_notional", "maker_fee", "taker_fee", "price_band_pct")
     list_filter = ("status",)

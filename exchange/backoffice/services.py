@@ -154,6 +154,33 @@ MARKET_RULE_FIELDS = [
 ]
 
 
+#: Rules the matcher's in-memory book is built with: prices and quantities of resting
+#: orders are integer multiples of these, so they change only on an empty book.
+BOOK_UNIT_FIELDS = ("tick_size", "step_size")
+
+
+def market_unit_change_problem(*, market_id: int | None, tick_size, step_size) -> str | None:
+    """Why a market may not take these units, or ``None``.
+
+    Changing the tick or step size of a market with open orders would leave resting prices
+    and quantities that are not multiples of the new units: the matcher could neither keep
+    matching them at the old units nor rebuild its book at the new ones. Halt the market and
+    cancel its orders first.
+    """
+    if market_id is None:
+        return None
+    from marketdata.models import Market
+    from orders.models import Order
+
+    saved = Market.objects.filter(pk=market_id).values(*BOOK_UNIT_FIELDS).first()
+    if saved is None or (saved["tick_size"] == tick_size and saved["step_size"] == step_size):
+        return None
+    if Order.objects.filter(market_id=market_id, status__in=Order.OPEN_STATUSES).exists():
+        return ("Tick and step size change only while the market has no open orders: halt it "
+                "and cancel all its orders first.")
+    return None
+
+
 def staff_market_rules_save(*, staff_user, market, changed: bool, reason: str = "",
                             request=None):
     """Create or edit a market's rules (not its status: that goes through the matcher's
@@ -165,6 +192,10 @@ def staff_market_rules_save(*, staff_user, market, changed: bool, reason: str = 
         if changed and market.pk:
             before = snapshot(type(market).objects.select_for_update().get(pk=market.pk),
                               MARKET_RULE_FIELDS)
+            problem = market_unit_change_problem(
+                market_id=market.pk, tick_size=market.tick_size, step_size=market.step_size)
+            if problem:
+                raise ServiceError("market_has_open_orders", problem)
             # Status only changes through market_status_set.
             market.status = before["status"]
         market.save()

@@ -486,3 +486,27 @@ def test_staff_export_for_a_date_range_is_audited():
     assert response.status_code == 200
     assert len(_csv(response)) >= 3  # header + the two lines of the entry
     assert _audit("export.ledger").staff_user == staff
+
+
+def test_tick_size_cannot_change_while_the_market_has_open_orders():
+    staff = make_staff(OPERATIONS)
+    client = otp_client(staff)
+    market = make_market()
+    trader = make_user()
+    Order.objects.create(user=trader, market=market, client_order_id="resting", side="BUY",
+                         type="LIMIT", price=Decimal("100.01"), quantity=Decimal("1"),
+                         status="NEW", reserved_asset=market.quote,
+                         reserved_amount=Decimal("100.01"),
+                         reserve_remaining=Decimal("100.01"))
+    response = client.post(f"/admin/marketdata/market/{market.pk}/change/",
+                           _market_form(market, tick_size="0.1"))
+    assert response.status_code == 200  # the form again, with the error
+    assert "no open orders" in response.content.decode()
+    market.refresh_from_db()
+    assert market.tick_size == Decimal("0.01")
+    # Fees still change with orders resting.
+    response = client.post(f"/admin/marketdata/market/{market.pk}/change/",
+                           _market_form(market, taker_fee="0.002"))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    market.refresh_from_db()
+    assert market.taker_fee == Decimal("0.002")
