@@ -80,14 +80,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The production server's WebSocket options (Procfile): per-message-deflate off, because
+# compressing with context takeover is per socket, so a frame encoded once would be
+# compressed again for every subscriber (it was most of the server's CPU per delivery).
+UVICORN_WS_ARGS = ["--ws", "websockets-sansio", "--ws-per-message-deflate", "false"]
+
+
 @contextlib.contextmanager
-def server(app: str, workers: int):
+def server(app: str, workers: int, ws_args: list[str]):
     port = free_port()
+    profile = (["-m", "cProfile", "-o", os.environ["WSBENCH_PROFILE"]]
+               if os.environ.get("WSBENCH_PROFILE") else [])
     proc = subprocess.Popen(
-        [PY, *(["-m", "cProfile", "-o", os.environ["WSBENCH_PROFILE"]]
-               if os.environ.get("WSBENCH_PROFILE") else []), "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers",
-         str(workers), "--log-level", "warning", "--no-access-log", "--ws-max-queue", "64"],
+        [PY, *profile, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log",
+         "--ws-max-queue", "64", *ws_args],
         cwd=ROOT, env=dict(os.environ))
+    pyspy = None
+    if os.environ.get("WSBENCH_PYSPY"):  # a flame graph of the server while it runs
+        pyspy = subprocess.Popen([str(ROOT / ".venv" / "bin" / "py-spy"), "record", "-o",
+                                  os.environ["WSBENCH_PYSPY"], "--pid", str(proc.pid),
+                                  "--rate", "200", "--subprocesses", "--format",
+                                  os.environ.get("WSBENCH_PYSPY_FORMAT", "speedscope")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 30
         while True:
@@ -100,6 +115,10 @@ def server(app: str, workers: int):
                 time.sleep(0.1)
         yield port, proc.pid
     finally:
+        if pyspy is not None:
+            pyspy.send_signal(2)  # SIGINT: py-spy writes its file and exits
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                pyspy.wait(30)
         proc.terminate()
         try:
             proc.wait(10)
@@ -339,6 +358,8 @@ def main() -> None:
     parser.add_argument("--server-workers", type=int, default=1)
     parser.add_argument("--baseline-seconds", type=float, default=5)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--ws-deflate", choices=("off", "on"), default="off",
+                        help="per-message-deflate on the server (the Procfile has it off)")
     args = parser.parse_args()
     command = " ".join(shlex.quote(a) for a in [".venv/bin/python", "bench/ws_bench.py",
                                                 *sys.argv[1:]])
@@ -352,7 +373,8 @@ def main() -> None:
     summary: dict = {"command": command, "config": vars(args)}
     subscribe = json.dumps({"op": "subscribe", "id": 1,
                             "streams": [f"{SYMBOL}@trades", f"{SYMBOL}@depth"]})
-    with server("exchange.asgi:application", args.server_workers) as (port, pid):
+    ws_args = UVICORN_WS_ARGS if args.ws_deflate == "off" else ["--ws", "websockets-sansio"]
+    with server("exchange.asgi:application", args.server_workers, ws_args) as (port, pid):
         ours = run_clients(f"ws://127.0.0.1:{port}/ws/v1", subscribe, args.clients,
                            args.client_procs,
                            make_publish_ours(args.seconds, args.rate, args.trades_per_batch),
@@ -361,7 +383,8 @@ def main() -> None:
     print("bourse fan-out:", json.dumps(ours), flush=True)
 
     if not args.skip_baseline:
-        with server("bench.ws_bench:baseline_app", args.server_workers) as (port, pid):
+        with server("bench.ws_bench:baseline_app", args.server_workers, ws_args) as (port,
+                                                                                   pid):
             base = run_clients(f"ws://127.0.0.1:{port}/ws/baseline", None, args.clients,
                                args.client_procs,
                                make_publish_baseline(args.baseline_seconds, args.rate,

@@ -88,6 +88,35 @@ class SeedTradesFormat:
         })
 
 
+class Frame(str):
+    """An encoded message: its text, plus ``wire``, the whole WebSocket frame carrying it
+    from the server (FIN, text opcode, unmasked, uncompressed), built once per message so
+    that a socket with direct transport access only writes bytes (consumers.py)."""
+
+    wire: bytes
+
+
+def ws_text_frame(text: str) -> bytes:
+    """RFC 6455 §5.2 server-to-client text frame. Not compressed: permessage-deflate with
+    context takeover would have to compress again per socket; RSV1 unset says so, which
+    RFC 7692 §6 allows even when the extension was negotiated."""
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 65536:
+        header = b"\x81\x7e" + n.to_bytes(2, "big")
+    else:
+        header = b"\x81\x7f" + n.to_bytes(8, "big")
+    return header + payload
+
+
+def frame_of(text: str) -> Frame:
+    frame = Frame(text)
+    frame.wire = ws_text_frame(text)
+    return frame
+
+
 FORMATS: dict[str, Format] = {}
 
 

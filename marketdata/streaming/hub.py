@@ -34,7 +34,7 @@ from sortedcontainers import SortedDict
 
 from marketdata import keys
 from marketdata.redis_conn import async_client
-from marketdata.streaming.formats import FORMATS
+from marketdata.streaming.formats import FORMATS, frame_of
 
 logger = logging.getLogger(__name__)
 
@@ -118,9 +118,10 @@ class Hub:
         kind, market, _ = topic
         pushed = 0
         for format_name, members in list(by_format.items()):
-            frame = FORMATS[format_name].encode(kind, market, event)
-            if frame is None:
+            text = FORMATS[format_name].encode(kind, market, event)
+            if text is None:
                 continue
+            frame = frame_of(text)
             for sub in tuple(members):
                 sub.push(frame)
                 pushed += 1
