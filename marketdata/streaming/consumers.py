@@ -68,6 +68,20 @@ async def known_markets(*, must_include: str | None = None, fresh: bool = False)
     return _symbols
 
 
+# Consumers with frames waiting in ``_wire_pending`` (uvicorn's loop only: one per process).
+_dirty: list[StreamConsumer] = []
+
+
+def _flush_dirty() -> None:
+    """Runs once per loop turn in which frames were pushed: one transport write per socket
+    for everything the hub emitted in that turn (a batch's trade and depth frames go out in
+    one send(2) instead of two; the client wakes once)."""
+    batch = _dirty[:]
+    _dirty.clear()
+    for consumer in batch:
+        consumer._write_pending()
+
+
 def unwrap_send(send):
     """The ASGI send under Channels' session wrapper, and the uvicorn sans-I/O protocol
     object behind it when there is one (else None).
@@ -101,6 +115,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         # uvicorn's protocol object once accepted (None on other servers): data frames
         # are then written to its transport directly, see push().
         self._wire = None
+        self._wire_pending: list[bytes] = []
         self.user_id: int | None = None
         self.outbox_limit = getattr(settings, "MARKETDATA_WS_OUTBOX_LIMIT", OUTBOX_LIMIT)
         self.max_subscriptions = getattr(settings, "MARKETDATA_WS_MAX_SUBSCRIPTIONS",
@@ -112,18 +127,20 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         wire = self._wire
         # Fast path: nothing queued before this frame and the socket's transport below its
-        # high-water mark: write the pre-encoded frame (formats.Frame.wire) now, without a
-        # task switch or the ASGI send chain. Otherwise (a slow socket, the writer busy,
-        # replies queued) the frame keeps its order in the outbox, whose limit still
-        # decides CLOSE_SLOW_CONSUMER.
+        # high-water mark: the pre-encoded frame (formats.Frame.wire) is written at the end
+        # of this loop turn (_flush_dirty), without a task switch or the ASGI send chain.
+        # Otherwise (a slow socket, the writer busy, replies queued) the frame keeps its
+        # order in the outbox, whose limit still decides CLOSE_SLOW_CONSUMER.
         if (wire is not None and not self._outbox and not self._busy
                 and wire.writable.is_set() and not wire.close_sent and not wire.disconnected):
             data = getattr(frame, "wire", None)
-            try:
-                wire.transport.write(data if data is not None else ws_text_frame(frame))
-                return
-            except Exception:  # the transport went away: the ASGI path will report it
-                self._wire = None
+            pending = self._wire_pending
+            if not pending:
+                if not _dirty:
+                    asyncio.get_running_loop().call_soon(_flush_dirty)
+                _dirty.append(self)
+            pending.append(data if data is not None else ws_text_frame(frame))
+            return
         if len(self._outbox) >= self.outbox_limit:
             self.close_soon(CLOSE_SLOW_CONSUMER)
             return
@@ -141,6 +158,21 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self._outbox.clear()
         asyncio.get_running_loop().create_task(self._close(code))
 
+    def _write_pending(self) -> None:
+        pending = self._wire_pending
+        if not pending:
+            return
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        pending.clear()
+        wire = self._wire
+        if (wire is None or self._closing is not None or wire.close_sent
+                or wire.disconnected):
+            return  # closing (what was queued is dropped, as with the outbox) or gone
+        try:
+            wire.transport.write(data)
+        except Exception:  # the transport went away; the disconnect event follows
+            self._wire = None
+
     async def _close(self, code: int) -> None:
         with contextlib.suppress(Exception):
             await self.base_send({"type": "websocket.close", "code": code})
@@ -151,6 +183,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await wake.wait()
             wake.clear()
             self._busy = True
+            self._write_pending()  # pushed before anything in the outbox
             try:
                 while outbox and self._closing is None:
                     await send({"type": "websocket.send", "text": outbox.popleft()})
