@@ -51,6 +51,7 @@ from matching.engine import (
     TimeInForce,
     Traded,
 )
+from matching.gc_tuning import MATCHING_THRESHOLDS, tune_for_matching
 
 LIMIT, MARKETABLE, MARKET, CANCEL = "limit", "marketable", "market", "cancel"
 
@@ -327,18 +328,23 @@ def percentile(sorted_values: list[int], fraction: float) -> float:
     return sorted_values[index] / 1000.0  # microseconds
 
 
-def measure(runner: Runner, n: int, collector: bool) -> dict:
+def measure(runner: Runner, n: int, collector: bool, tuned: bool = False) -> dict:
     """Warm-up pass, throughput pass (wall and CPU time), then a latency pass, each on a
     fresh book.
 
     With ``collector`` the garbage collector runs as in a long-lived worker: the
     prebuilt stream and commands are frozen (``gc.freeze()``) so that full collections do
-    not keep re-scanning a million objects the benchmark itself created. Without it the
-    collector is off during both passes.
+    not keep re-scanning a million objects the benchmark itself created. With ``tuned``
+    (our books) it is set up exactly as the matcher sets it up after a rebuild,
+    ``matching.gc_tuning.tune_for_matching()``: frozen and a gen0 threshold of 50,000.
+    Without ``collector`` the collector is off during both passes.
     """
     latencies = array("q", bytes(8 * n))
+    thresholds = gc.get_threshold()
     gc.collect()
     gc.freeze()
+    if tuned:
+        tune_for_matching()
     if not collector:
         gc.disable()
     try:
@@ -354,6 +360,7 @@ def measure(runner: Runner, n: int, collector: bool) -> dict:
     finally:
         gc.enable()
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
     ordered = sorted(latencies)
     return {
         "commands_per_s": round(n / seconds),
@@ -437,6 +444,10 @@ def main() -> None:
           + ", ".join(f"{kind} {share:.1%}" for kind, share in mix.items())
           + f"; {resting['resting_min']:,} to {resting['resting_max']:,} resting orders")
 
+    if not args.no_gc:
+        print("gc: our books run with matching.gc_tuning.tune_for_matching() (gc.freeze() and "
+              f"thresholds {MATCHING_THRESHOLDS}, as the matcher after a rebuild); the C++ "
+              "books with CPython's defaults, the benchmark's own objects frozen")
     runners = [
         BourseRunner(stream),
         BourseRunner(stream, name="bourse+stp+band", stp=StpMode.EXPIRE_TAKER, band_bps=1000,
@@ -446,7 +457,8 @@ def main() -> None:
     ]
     results = {}
     for runner in runners:
-        results[runner.name] = measure(runner, n, collector=not args.no_gc)
+        results[runner.name] = measure(runner, n, collector=not args.no_gc,
+                                       tuned=isinstance(runner, BourseRunner))
         book = getattr(runner, "last_book", None)
         if book is not None:
             results[runner.name]["resting_at_end"] = len(book)
@@ -484,7 +496,8 @@ def main() -> None:
         "cpu": cpu_model(),
         "nproc": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
-        "gc": "off" if args.no_gc else "on (stream frozen)",
+        "gc": "off" if args.no_gc else
+              f"on (stream frozen; bourse rows tune_for_matching {MATCHING_THRESHOLDS})",
         "fills_identical": fills_identical,
         "results": results,
         "bourse_vs_best_cpp": round(ratio, 3),
