@@ -187,6 +187,9 @@ class _Feed:
         self.hub = hub
         self.last_id = "0-0"
         self.seq = 0
+        # True until loaded, and again after a gap: _load starts from a fresh snapshot.
+        # After a mere Redis error it stays False and the read resumes from last_id.
+        self._need_load = True
         self._ready = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -227,6 +230,7 @@ class _Feed:
                         self._handle(self.last_id, fields)
                     if gap:
                         self._gap()
+                        self._need_load = True
                         break
             except asyncio.CancelledError:
                 raise
@@ -237,6 +241,7 @@ class _Feed:
             except Exception:
                 logger.exception("%s: reader failed, resyncing", self.stream)
                 self._gap()
+                self._need_load = True
                 await asyncio.sleep(0.5)
 
 
@@ -259,7 +264,22 @@ class MarketFeed(_Feed):
 
     async def _load(self) -> None:
         """Snapshot, its seq and stream id, read together (the publish script writes them
-        atomically)."""
+        atomically).
+
+        After a Redis error (reconnecting) the read resumes from ``last_id`` instead,
+        unless Redis has gone back in time: restarted empty or from an older save, its
+        sequence is below what this process already delivered. Then the subscribers'
+        books and trade ids may not match anything Redis will publish, and nothing would
+        reveal it (the sequence restarts at 1, which looks like no gap to a fresh
+        reader), so they are closed with CLOSE_STREAM_GAP before reloading."""
+        if not self._need_load:
+            stored = await async_client().hget(keys.depth_key(self.market), "seq")
+            if int(stored or 0) >= self.seq:
+                return
+            logger.warning("%s: Redis holds seq %s after %s (restarted or restored): "
+                           "closing subscribers, resync", self.stream, stored, self.seq)
+            self._gap()
+            self._need_load = True
         raw = await async_client().hgetall(keys.depth_key(self.market))
         data = _bytes_fields(raw) if raw else {}
         snap = json.loads(data["snapshot"]) if data else {"lastUpdateId": 0, "bids": [],
@@ -270,7 +290,9 @@ class MarketFeed(_Feed):
         self.bids.load(snap["bids"])
         self.asks.load(snap["asks"])
         self._pending = {"bids": {}, "asks": {}}
+        self._pending_first = 0
         self._book_changed = True
+        self._need_load = False
 
     def _gap(self) -> None:
         self.hub.close_topics(self.hub.topics_of_market(self.market), CLOSE_STREAM_GAP)
@@ -429,13 +451,20 @@ class PrivateFeed(_Feed):
     stream = keys.PRIVATE_STREAM
 
     async def _load(self) -> None:
-        if self.seq:  # a reconnect: resume from last_id
-            return
+        if self.seq:  # a reconnect: resume from last_id, unless Redis went back in time
+            stored = await async_client().get(keys.PRIVATE_SEQ)
+            if int(stored or 0) >= self.seq:
+                return
+            logger.warning("%s: Redis holds seq %s after %s (restarted or restored): "
+                           "closing subscribers, resync", self.stream, stored, self.seq)
+            self._gap()
         last = await async_client().xrevrange(self.stream, count=1)
         if last:
             entry_id, fields = last[0]
             self.last_id = entry_id.decode()
             self.seq = int(fields[b"seq"])
+        else:  # empty (or emptied) stream: read from its first entry
+            self.last_id, self.seq = "0-0", 0
 
     def _gap(self) -> None:
         self.hub.close_topics([t for t in self.hub.subs if t[0] == "private"], CLOSE_STREAM_GAP)
