@@ -21,6 +21,8 @@ STP_MODES = set(Order.StpMode.values)
 PERCENT_PRICE_UP = Decimal(5)
 PERCENT_PRICE_DOWN = Decimal("0.2")
 CLIENT_ID_MAX = 36
+# ``order_spec(reference=FETCH)``: read the reference price now (the default).
+FETCH = object()
 
 
 @dataclass(frozen=True)
@@ -117,8 +119,13 @@ def check_notional(market: Market, notional: Decimal) -> None:
 
 
 def order_spec(*, market: Market, side, type, quantity, price, stop_price,
-               quote_order_qty, time_in_force, stp_mode, client_order_id) -> OrderSpec:
-    """Validate a placement; return what to insert and reserve. Raises ``ServiceError``."""
+               quote_order_qty, time_in_force, stp_mode, client_order_id,
+               reference=FETCH) -> OrderSpec:
+    """Validate a placement; return what to insert and reserve. Raises ``ServiceError``.
+
+    ``reference``: the market's reference price if the caller already has a recent one
+    (order entry's per-process cache); market orders, whose reservation depends on it,
+    always read it fresh."""
     if market.status != Market.Status.TRADING:
         raise order_error("market_closed", f"{market.symbol} is {market.status.lower()}.")
     side = str(side or "").upper()
@@ -180,7 +187,7 @@ def order_spec(*, market: Market, side, type, quantity, price, stop_price,
             raise order_error("invalid_time_in_force", "LIMIT_MAKER orders are GTC only.",
                               time_in_force="invalid")
 
-    ref = reference_price(market)
+    ref = reference_price(market) if reference is FETCH or is_market else reference
     if price is not None:
         check_price(market, "price", price)
         check_percent_price(market, price, ref)

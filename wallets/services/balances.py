@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal, localcontext
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from exchange.api import ServiceError
 from wallets.ledger import (
@@ -17,9 +17,12 @@ from wallets.ledger import (
     ledger_post,
     require_transaction,
 )
-from wallets.models import Account, Asset, JournalEntry
+from wallets.models import Account, Asset, Balance, JournalEntry, LedgerLine
 from wallets.settlement import SettlementFill, SettlementRelease
 
+_BALANCE = Balance._meta.db_table
+_ENTRY = JournalEntry._meta.db_table
+_LINE = LedgerLine._meta.db_table
 AVAILABLE, LOCKED, FEE, ADJUST = (Account.AVAILABLE.value, Account.LOCKED.value,
                                   Account.FEE.value, Account.ADJUST.value)
 
@@ -54,6 +57,56 @@ def balance_reserve(*, user_id: int, asset_id: int, amount: Decimal, ref: str) -
     ref_type, ref_id = _split_ref(ref)
     ledger_post([EntrySpec("reserve", ref_type, ref_id, [
         (AVAILABLE, user_id, asset_id, -amount), (LOCKED, user_id, asset_id, amount)])])
+
+
+def balance_reserve_with_insert(*, user_id: int, asset_id: int, amount: Decimal,
+                                ref_type: str, insert_sql: str, insert_params: Sequence,
+                                gate_sql: str = "SELECT 1", gate_params: Sequence = ()
+                                ) -> tuple[tuple | None, bool]:
+    """available → locked for a business object inserted in the SAME statement: one round
+    trip for the reservation, its ``reserve`` ledger entry (ref ``<ref_type>:<new id>``)
+    and the object's row (order entry's hot path; ``balance_reserve`` needs five).
+
+    ``insert_sql`` is an ``INSERT ... SELECT ... FROM reserved ... RETURNING id, ...``
+    (``reserved`` is the CTE of the updated balance row: no row, nothing inserted);
+    ``gate_sql`` a SELECT that must return a row for anything to happen (e.g. the market
+    is still trading), read in the statement's snapshot. Returns (the INSERT's RETURNING
+    row or None, whether the gate passed); with the gate passed and no row, available <
+    amount (or no balance row): nothing changed, the caller raises.
+
+    Locking: one balance row, taken by the guarded ``UPDATE ... WHERE available >= amount``
+    itself (Postgres re-checks the condition on the newest row version under concurrent
+    updates, so concurrent reservations never overdraw; the CHECK constraint is the last
+    guard). Runs in autocommit (the statement is its own transaction) or inside the
+    caller's transaction. The ledger trigger checks the entry balances at statement end."""
+    _require_positive(amount)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH gate AS MATERIALIZED ({gate_sql}),
+                reserved AS (
+                    UPDATE {_BALANCE} SET available = available - %s, locked = locked + %s,
+                                         updated_at = now()
+                    WHERE user_id = %s AND asset_id = %s AND available >= %s
+                      AND EXISTS (SELECT 1 FROM gate)
+                    RETURNING id),
+                inserted AS ({insert_sql}),
+                entry AS (
+                    INSERT INTO {_ENTRY} (kind, ref_type, ref_id)
+                    SELECT 'reserve', %s, inserted.id::text FROM inserted
+                    RETURNING id),
+                lines AS (
+                    INSERT INTO {_LINE} (entry_id, account, user_id, asset_id, amount)
+                    SELECT entry.id, l.account, %s, %s, l.amount
+                    FROM entry CROSS JOIN (VALUES (%s, %s::numeric), (%s, %s::numeric))
+                         AS l(account, amount))
+                SELECT inserted.*, EXISTS (SELECT 1 FROM gate)
+                FROM (SELECT 1) AS one LEFT JOIN inserted ON true""",  # noqa: S608
+            [*gate_params, amount, amount, user_id, asset_id, amount, *insert_params,
+             ref_type, user_id, asset_id, AVAILABLE, -amount, LOCKED, amount],
+        )
+        row = cursor.fetchone()
+    *inserted, gate_passed = row
+    return (tuple(inserted) if inserted[0] is not None else None), bool(gate_passed)
 
 
 def balance_release(*, user_id: int, asset_id: int, amount: Decimal, ref: str) -> None:
