@@ -23,6 +23,7 @@ from django_otp import user_has_device
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 
+from accounts import apikey_cache
 from accounts.models import ApiKey
 from accounts.netutils import client_ip
 from accounts.signing import sign_params
@@ -32,7 +33,7 @@ RECV_WINDOW_DEFAULT_MS = 5000
 RECV_WINDOW_MAX_MS = 60000
 FUTURE_TOLERANCE_MS = 1000
 LAST_USED_RESOLUTION = timedelta(seconds=10)
-_KEY_FORMAT = re.compile(r"^[A-Za-z0-9]{16,64}$")
+KEY_FORMAT = re.compile(r"^[A-Za-z0-9]{16,64}$")
 
 
 class SignedRequestError(exceptions.AuthenticationFailed):
@@ -105,12 +106,30 @@ def api_key_from_header(request) -> ApiKey | None:
     Raises the key's own failure (format, unknown or inactive user, revoked, expired, IP
     not allowed). Shared by signed requests and by Binance's key-only listen-key endpoints,
     so both refuse exactly the same keys."""
+    key, _secret = _api_key_and_secret(request, need_secret=False)
+    return key
+
+
+def _api_key_and_secret(request, *, need_secret: bool) -> tuple[ApiKey | None, str | None]:
+    """``api_key_from_header`` and the key's decrypted secret (None unless
+    ``need_secret``). The key, its user and secret come from ``accounts.apikey_cache``
+    when the request carries a current cache generation (read by ApiWeightMiddleware);
+    every check below runs on every request either way."""
     header = request.META.get(API_KEY_HEADER)
     if header is None:
-        return None
-    if not _KEY_FORMAT.match(header):
+        return None, None
+    if not KEY_FORMAT.match(header):
         raise _fail("api_key_format_invalid", "API-key format invalid.")
-    key = ApiKey.objects.select_related("user").filter(key=header).first()
+    generation = getattr(request, "api_key_generation", None)
+    cached = apikey_cache.cached_key(header, generation)
+    if cached is not None:
+        key, secret = cached
+    else:
+        key = ApiKey.objects.select_related("user").filter(key=header).first()
+        secret = None
+        if key is not None and (need_secret or generation is not None):
+            secret = key_secret(key)
+            apikey_cache.cache_store(header, generation, key, secret)
     if key is None or not key.user.is_active:
         raise _fail("api_key_invalid", "Invalid API-key, IP, or permissions for action.")
     if key.is_revoked:
@@ -119,7 +138,7 @@ def api_key_from_header(request) -> ApiKey | None:
         raise _fail("api_key_expired", "This API key has expired.")
     if not ip_allowed(key, client_ip(request)):
         raise _fail("ip_not_allowed", "Requests from this IP are not allowed for this key.")
-    return key
+    return key, secret
 
 
 class SignedRequestAuthentication(BaseAuthentication):
@@ -130,7 +149,7 @@ class SignedRequestAuthentication(BaseAuthentication):
         return "X-MBX-APIKEY"
 
     def authenticate(self, request):
-        key = api_key_from_header(request)
+        key, secret = _api_key_and_secret(request, need_secret=True)
         if key is None:
             return None
 
@@ -149,7 +168,7 @@ class SignedRequestAuthentication(BaseAuthentication):
         except ValueError:
             raise _fail("timestamp_outside_recv_window", "timestamp is not an integer.") from None
 
-        expected = sign_params(key_secret(key), query, body)
+        expected = sign_params(secret, query, body)
         if not hmac.compare_digest(expected.encode(), signature.lower().encode("ascii", "replace")):
             raise _fail("signature_invalid", "Signature for this request is not valid.")
 
@@ -164,6 +183,7 @@ class SignedRequestAuthentication(BaseAuthentication):
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            apikey_cache.last_used_seen(key.key, now)
         request._request.api_key = key
         return key.user, key
 

@@ -4,8 +4,10 @@
 from django.conf import settings
 from django.http import JsonResponse
 
+from accounts.apikey_cache import GENERATION_KEY
+from accounts.authentication import API_KEY_HEADER, KEY_FORMAT
 from accounts.netutils import client_ip
-from accounts.ratelimit import weight_add
+from accounts.ratelimit import key_bucket, weight_add, weights_add
 
 USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 
@@ -28,7 +30,19 @@ class ApiWeightMiddleware:
             return None
         view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
         weight = int(getattr(view_class or view_func, "rate_limit_weight", 1))
-        used, reset_in = weight_add(f"ip:{client_ip(request)}", weight)
+        buckets = [(f"ip:{client_ip(request)}", weight)]
+        api_key = request.META.get(API_KEY_HEADER)
+        if api_key is not None and KEY_FORMAT.match(api_key):
+            # A signed request: its key's weight and the API-key cache generation come in
+            # the same Redis round trip (the throttle and the authentication use them).
+            # The key's weight is counted before authentication: weight sent with an
+            # invalid key counts against that (non-existent) key's bucket only.
+            buckets.append((key_bucket(api_key), weight))
+            (used, key_used), reset_in, generation = weights_add(buckets, read=GENERATION_KEY)
+            request.api_key_weight_counted = (api_key, key_used, reset_in)
+            request.api_key_generation = generation or b"0"
+        else:
+            (used,), reset_in, _ = weights_add(buckets)
         request.api_used_weight = used
         if used <= settings.API_RATE_LIMITS["IP_WEIGHT_PER_MINUTE"]:
             return None
