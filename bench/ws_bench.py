@@ -138,8 +138,134 @@ def _server(app: str, workers: int, ws_args: list[str], log):
 
 
 # ----------------------------------------------------------------------------- clients
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class RawClient(asyncio.Protocol):
+    """A lean RFC 6455 client for the measurement side (``--client raw``): no task per
+    message, frames parsed in ``data_received``. It still checks the handshake's accept
+    key, refuses masked or reserved-bit frames, reassembles fragments, decodes UTF-8
+    strictly, answers pings and close frames, and masks what it sends. The ``websockets``
+    library client (``--client websockets``) costs about three times its CPU per message,
+    which on a 2-core box is taken from the server being measured."""
+
+    def __init__(self, expected_accept: str, on_message) -> None:
+        self.expected_accept = expected_accept
+        self.on_message = on_message  # (text, receipt time in ms) -> None
+        self.buffer = bytearray()
+        self.fragments: list[bytes] = []
+        self.opened = asyncio.get_running_loop().create_future()
+        self.closed = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def connection_lost(self, exc) -> None:
+        for fut in (self.opened, self.closed):
+            if not fut.done():
+                fut.set_exception(ConnectionError(f"connection lost: {exc}"))
+
+    def send_text(self, text: str) -> None:
+        payload = text.encode()
+        n = len(payload)
+        header = bytes((0x81, 0x80 | n)) if n < 126 else (
+            b"\x81\xfe" + n.to_bytes(2, "big") if n < 65536
+            else b"\x81\xff" + n.to_bytes(8, "big"))
+        self._write_masked(header, payload)
+
+    def _write_masked(self, header: bytes, payload: bytes) -> None:
+        mask = os.urandom(4)
+        key = (mask * (len(payload) // 4 + 1))[:len(payload)]
+        masked = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(
+            len(payload), "big") if payload else b""
+        self.transport.write(header + mask + masked)
+
+    def _control(self, opcode: int, payload: bytes) -> None:
+        self._write_masked(bytes((0x80 | opcode, 0x80 | len(payload))), payload)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buffer
+        buf += data
+        if not self.opened.done():
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(buf[:end]).decode("latin-1").split("\r\n")
+            del buf[:end + 4]
+            headers = {k.strip().lower(): v.strip()
+                       for k, _, v in (line.partition(":") for line in head[1:])}
+            if head[0].split()[1:2] != ["101"] or headers.get(
+                    "sec-websocket-accept") != self.expected_accept:
+                self.opened.set_exception(ConnectionError(f"handshake refused: {head[0]}"))
+                self.transport.close()
+                return
+            self.opened.set_result(None)
+        now = time.time() * 1000
+        pos, size = 0, len(buf)
+        while size - pos >= 2:
+            b0, b1 = buf[pos], buf[pos + 1]
+            if b1 & 0x80 or b0 & 0x70:
+                self._fail("masked frame from the server or reserved bits set")
+                return
+            n, start = b1 & 0x7F, pos + 2
+            if n == 126:
+                if size - pos < 4:
+                    break
+                n, start = int.from_bytes(buf[pos + 2:pos + 4], "big"), pos + 4
+            elif n == 127:
+                if size - pos < 10:
+                    break
+                n, start = int.from_bytes(buf[pos + 2:pos + 10], "big"), pos + 10
+            if size - start < n:
+                break
+            payload = bytes(buf[start:start + n])
+            pos = start + n
+            opcode = b0 & 0x0F
+            if opcode in (0, 1, 2):
+                self.fragments.append(payload)
+                if b0 & 0x80:
+                    message = b"".join(self.fragments)
+                    self.fragments.clear()
+                    self.on_message(message.decode() if opcode in (0, 1) else message, now)
+            elif opcode == 9:
+                self._control(0xA, payload)
+            elif opcode == 8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                self._control(0x8, payload[:2])
+                if not self.closed.done():
+                    self.closed.set_exception(ConnectionError(f"closed by server: {code}"))
+                self.transport.close()
+                break
+        del buf[:pos]
+
+    def _fail(self, reason: str) -> None:
+        if not self.closed.done():
+            self.closed.set_exception(ConnectionError(reason))
+        self.transport.close()
+
+
+async def raw_connect(url: str, on_message) -> RawClient:
+    import base64
+    import hashlib
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    key = base64.b64encode(os.urandom(16)).decode()
+    accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode(),
+                                           usedforsecurity=False).digest()).decode()
+    _, client = await asyncio.get_running_loop().create_connection(
+        lambda: RawClient(accept, on_message), parts.hostname, parts.port)
+    client.transport.write((
+        f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    await asyncio.wait_for(client.opened, 60)
+    return client
+
+
 def client_proc(url: str, subscribe: str | None, n: int, ready, go_home, out,
-                burst: int = 50, progress=None) -> None:
+                burst: int = 50, progress=None, kind: str = "raw") -> None:
     """n connections in one process; records receipt latency per message."""
     with contextlib.suppress(ImportError):
         import uvloop
@@ -152,7 +278,40 @@ def client_proc(url: str, subscribe: str | None, n: int, ready, go_home, out,
     last_receipt = [0.0]
     dropped: list[str] = []
 
-    async def one(i: int, connected: asyncio.Event, all_up: asyncio.Event):
+    async def one_raw(i: int, connected: asyncio.Event):
+        append = latencies.append
+        acked = asyncio.get_running_loop().create_future()
+
+        def on_message(text, now):
+            if not acked.done():
+                acked.set_result(text)
+                if subscribe:
+                    return  # the ack
+            m = E_RE.search(text)
+            if m:
+                append(now - int(m.group(1)))
+                counts[i] += 1
+                last_receipt[0] = now
+
+        client = None
+        try:
+            client = await raw_connect(url, on_message)
+            if subscribe:
+                client.send_text(subscribe)
+                await asyncio.wait_for(acked, 60)
+            connected.set()
+            await client.closed
+        except asyncio.CancelledError:
+            if client is not None:
+                client.transport.close()
+            raise
+        except Exception as exc:
+            dropped.append(f"{type(exc).__name__}: {exc}"[:200])
+            connected.set()
+
+    async def one(i: int, connected: asyncio.Event):
+        if kind == "raw":
+            return await one_raw(i, connected)
         try:
             async with connect(url, max_queue=256, ping_interval=None,
                                open_timeout=60) as ws:
@@ -182,7 +341,7 @@ def client_proc(url: str, subscribe: str | None, n: int, ready, go_home, out,
         for i in range(n):
             ev = asyncio.Event()
             events.append(ev)
-            tasks.append(asyncio.create_task(one(i, ev, None)))
+            tasks.append(asyncio.create_task(one(i, ev)))
             if i % burst == burst - 1:
                 await asyncio.sleep(0.05)  # do not stampede the accept queue
         for ev in events:
@@ -221,7 +380,7 @@ def cpu_seconds(pids: list[int], *, kernel_only: bool = False) -> float:
 
 
 def run_clients(url: str, subscribe: str | None, clients: int, procs: int, publish,
-                server_pid: int, burst: int = 50) -> dict:
+                server_pid: int, burst: int = 50, kind: str = "raw") -> dict:
     """Start the clients, wait until all are connected, call ``publish()``, collect."""
     ctx = mp.get_context("fork")
     ready = [ctx.Event() for _ in range(procs)]
@@ -229,8 +388,8 @@ def run_clients(url: str, subscribe: str | None, clients: int, procs: int, publi
     out = ctx.Queue()
     progress = [ctx.Value("q", 0) for _ in range(procs)]
     per = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
-    workers = [ctx.Process(target=client_proc, args=(url, subscribe, k, ready[i], go_home, out, burst,
-                                                progress[i]))
+    workers = [ctx.Process(target=client_proc, args=(url, subscribe, k, ready[i], go_home,
+                                                     out, burst, progress[i], kind))
                for i, k in enumerate(per)]
     for w in workers:
         w.start()
@@ -240,6 +399,7 @@ def run_clients(url: str, subscribe: str | None, clients: int, procs: int, publi
     time.sleep(0.5)
     cpu_server, cpu_clients = cpu_seconds([server_pid]), cpu_seconds([w.pid for w in workers])
     sys_server = cpu_seconds([server_pid], kernel_only=True)
+    sys_clients = cpu_seconds([w.pid for w in workers], kernel_only=True)
     sent, start = publish()
     # Wait (bounded) until every client has everything: slow delivery shows as latency.
     deadline = time.time() + 20
@@ -247,6 +407,7 @@ def run_clients(url: str, subscribe: str | None, clients: int, procs: int, publi
         time.sleep(0.1)
     cpu_server = cpu_seconds([server_pid]) - cpu_server
     sys_server = cpu_seconds([server_pid], kernel_only=True) - sys_server
+    sys_clients = cpu_seconds([w.pid for w in workers], kernel_only=True) - sys_clients
     cpu_clients = cpu_seconds([w.pid for w in workers]) - cpu_clients
     go_home.set()
     results = [out.get(timeout=120) for _ in workers]
@@ -272,7 +433,7 @@ def run_clients(url: str, subscribe: str | None, clients: int, procs: int, publi
         "complete": received == expected and not dropped,
         "drop_reasons": sorted(set(dropped))[:5],
         "cpu_s_server": round(cpu_server, 2), "cpu_s_server_kernel": round(sys_server, 2),
-        "cpu_s_clients": round(cpu_clients, 2),
+        "cpu_s_clients": round(cpu_clients, 2), "cpu_s_clients_kernel": round(sys_clients, 2),
         "server_cpu_us_per_delivery": round(cpu_server * 1e6 / received, 1) if received
         else None,
         "load_average_1m": os.getloadavg()[0],
@@ -390,6 +551,9 @@ def main() -> None:
     parser.add_argument("--server-workers", type=int, default=1)
     parser.add_argument("--baseline-seconds", type=float, default=5)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--client", choices=("raw", "websockets"), default="raw",
+                        help="measuring client: lean protocol (default) or the websockets "
+                             "library, ~3x the client CPU per message")
     parser.add_argument("--ws-deflate", choices=("off", "on"), default="off",
                         help="per-message-deflate on the server (the Procfile has it off)")
     args = parser.parse_args()
@@ -411,7 +575,7 @@ def main() -> None:
         ours = run_clients(f"ws://127.0.0.1:{port}/ws/v1", subscribe, args.clients,
                            args.client_procs,
                            make_publish_ours(args.seconds, args.rate, args.trades_per_batch),
-                           pid)
+                           pid, kind=args.client)
         ours.update(server_errors(log))
     summary["bourse"] = ours
     print("bourse fan-out:", json.dumps(ours), flush=True)
@@ -423,7 +587,8 @@ def main() -> None:
                                args.client_procs,
                                make_publish_baseline(args.baseline_seconds, args.rate,
                                                      args.trades_per_batch + 1), pid,
-                               burst=5)  # its group_add exhausts the Redis pool otherwise
+                               burst=5,  # its group_add exhausts the Redis pool otherwise
+                               kind=args.client)
             base.update(server_errors(log))
         # Throughput of the baseline: what it delivered over the time it took.
         summary["channels_redis_group_send"] = base

@@ -45,6 +45,7 @@ TICKER_INTERVAL = 1.0
 KLINE_INTERVAL = 0.25
 XREAD_BLOCK_MS = 5000
 XREAD_COUNT = 1000
+YIELD_AFTER = 0.02  # seconds of fan-out before a reader lets the loop run others
 KLINE_WIDTH_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000,
                   "4h": 14_400_000, "1d": 86_400_000}
 DEPTH_LEVELS = (5, 10, 20)
@@ -217,6 +218,7 @@ class _Feed:
                     if not response:
                         continue
                     gap = False
+                    turn_started = time.monotonic()
                     for entry_id, raw in response[0][1]:
                         fields = _bytes_fields(raw)
                         seq = int(fields["seq"])
@@ -228,6 +230,13 @@ class _Feed:
                         self.seq = seq
                         self.last_id = entry_id.decode()
                         self._handle(self.last_id, fields)
+                        if time.monotonic() - turn_started > YIELD_AFTER:
+                            # A reader catching up (up to XREAD_COUNT entries, each fanned
+                            # out to every socket) lets the loop write and serve others
+                            # between entries; the hub's state is consistent at entry
+                            # boundaries, so a subscribe in between stays exact.
+                            await asyncio.sleep(0)
+                            turn_started = time.monotonic()
                     if gap:
                         self._gap()
                         self._need_load = True
