@@ -179,6 +179,13 @@ def announce(redis_url: str, ids: dict) -> None:
             pipe.execute()
 
 
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return 0.0
@@ -193,7 +200,11 @@ def main() -> None:
     parser.add_argument("--publish", action="store_true",
                         help="also publish market data after each commit")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--profile", default=None, help="cProfile the matcher into this file")
+    parser.add_argument("--profile", default=None,
+                        help="cProfile the matcher into this file (main thread only: add "
+                             "--no-pipeline to see the commit too)")
+    parser.add_argument("--no-pipeline", action="store_true",
+                        help="commit each batch before matching the next (no commit thread)")
     args = parser.parse_args()
     command = "  ".join(["$", ".venv/bin/python", "bench/matcher_bench.py", *sys.argv[1:]])
     print("repeat with:", command, flush=True)
@@ -216,8 +227,16 @@ def main() -> None:
            str(stats_path)]
     if not args.publish:
         cmd.append("--no-publish")
+    if args.no_pipeline:
+        cmd.append("--no-pipeline")
     env = {**os.environ, "CONN_MAX_AGE": "0", "LOG_LEVEL": "WARNING"}
+    # CPU time of the matcher process (user + system): unlike wall time, barely disturbed by
+    # whatever else the machine runs.
+    cpu_before = _children_cpu()
+    load_before = os.getloadavg()[0]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    matcher_cpu = _children_cpu() - cpu_before
+    load_after = os.getloadavg()[0]
     if proc.returncode != 0:
         print(proc.stdout[-3000:], proc.stderr[-3000:])
         raise SystemExit("matcher failed")
@@ -241,6 +260,10 @@ def main() -> None:
     summary = {
         "benchmark": "matcher_settlement", "orders": orders, "trades": trades,
         "batches": len(batches), "batch_size": args.batch_size, "publish": args.publish,
+        "pipeline": not args.no_pipeline,
+        "matcher_cpu_s": round(matcher_cpu, 2),
+        "matcher_cpu_ms_per_1000_orders": round(matcher_cpu * 1000 / max(orders, 1) * 1000, 1),
+        "load_avg_1m": [round(load_before, 2), round(load_after, 2)],
         "elapsed_s": round(elapsed, 3),
         "orders_per_s": round(orders / elapsed, 1), "trades_per_s": round(trades / elapsed, 1),
         "commit_ms_p50": round(percentile(commits, 50), 2),

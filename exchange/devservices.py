@@ -113,8 +113,14 @@ def postgres_start() -> bool:
     _pg_ctl(
         "-w", "-l", str(PG_DIR / "log"),
         "-o", '-h ""', "-o", f"-k {PG_DIR}",
-        # Tuned for a dev/test box: durable enough, fast to commit.
+        # Tuned for a dev/test box: durable enough, fast to commit. The planner and WAL
+        # settings are production-sane ones (docs/OPERATIONS.md): data in memory or on SSD
+        # (random_page_cost), fewer checkpoints and so fewer full-page images in the WAL
+        # during the matcher's bulk batches (max_wal_size, checkpoint_timeout, wal_buffers).
+        # fsync, synchronous_commit and full_page_writes stay on.
         "-o", "-c max_connections=200 -c shared_buffers=256MB",
+        "-o", "-c random_page_cost=1.1 -c wal_buffers=16MB -c max_wal_size=4GB "
+              "-c checkpoint_timeout=15min",
         "start",
     )
     return True

@@ -12,6 +12,7 @@ builds a new one.
 from __future__ import annotations
 
 import time
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,9 +71,62 @@ def _element(value) -> str:
         return "t" if value else "f"
     return str(value)
 
+_ORDER_TYPES = {m.value: m for m in OrderType}
+_TIFS = {m.value: m for m in TimeInForce}
+_STP_MODES = {m.value: m for m in StpMode}
+
+
+def _memo(convert, limit: int = 100_000):
+    """``convert`` with a bounded cache (cleared when full). Only successful conversions
+    are cached: a value that is not a multiple raises every time."""
+    cache: dict = {}
+
+    def cached(value):
+        result = cache.get(value)
+        if result is None:
+            result = convert(value)
+            if len(cache) >= limit:
+                cache.clear()
+            cache[value] = result
+        return result
+
+    return cached
+
+
+_tuned_connections: weakref.WeakSet = weakref.WeakSet()
+
+
+def _session_tune() -> None:
+    """Once per database connection: plan the batch's set-based statements for a table
+    that is in memory. With the default ``random_page_cost`` (4, a spinning disk) the
+    planner joins ``unnest(<1,000 ids>)`` to orders_order by hashing a sequential scan of
+    the WHOLE table: 79 ms for a 1,000-row batch against a 50,000-order table, growing
+    with the table, where the primary-key nested loop takes 27 ms and does not grow
+    (EXPLAIN ANALYZE in docs/PERFORMANCE-orders.md). 1.1 is the usual SSD setting; the
+    embedded server is started with it too (exchange/devservices.py)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw not in _tuned_connections:
+        with connection.cursor() as cursor:
+            cursor.execute("SET random_page_cost = 1.1")
+        _tuned_connections.add(raw)
+
+
 _ORDER_COLUMNS = ("id, user_id, side, type, time_in_force, stp_mode, price, stop_price, "
                   "quantity, quote_order_qty, filled_quantity, reserve_remaining, sequence, "
                   "status, market_id, triggered, priority")
+
+
+# What the publisher needs of each changed order, already in its wire form: amounts as
+# text and times as epoch milliseconds. Loading ~1,000 rows × 6 NUMERIC into Decimals and
+# 2 timestamps into datetimes, only to turn them into strings and ints again, cost more
+# than the UPDATE's own work on every batch.
+_ORDER_UPDATE_RETURNING = (
+    "o.id, o.user_id, o.client_order_id, o.side, o.type, o.time_in_force, o.status, "
+    "o.price::text, o.stop_price::text, o.quantity::text, o.quote_order_qty::text, "
+    "o.filled_quantity::text, o.cumulative_quote::text, o.reason, "
+    "floor(extract(epoch FROM o.created_at) * 1000)::bigint, "
+    "floor(extract(epoch FROM o.updated_at) * 1000)::bigint")
 
 
 @dataclass(slots=True)
@@ -107,6 +161,22 @@ class BatchResult:
     commit_ms: float = 0.0
     last_sequence: int = 0
     timings: dict = field(default_factory=dict)
+
+
+@dataclass
+class PreparedBatch:
+    """A batch applied to the book and waiting for its commit (``MarketRunner.prepare``)."""
+
+    result: BatchResult
+    prev_seq: int  # the checkpoint this batch follows (fencing: it must still be there)
+    seq: int
+    depth_id: int
+    deltas: dict
+    fills: list
+    log: list
+    command_updates: list
+    now: float
+    keys: set  # (kind, row id) of the entries it applied or skipped
 
 
 @dataclass(frozen=True)
@@ -161,6 +231,13 @@ class MarketRunner:
         # order id -> is a buy, for every order the book may still report on (rebuilt and
         # placed ones), so cancel-all and stop events need no query
         self.sides: dict[int, bool] = {}
+        # Conversions at the engine's edge, memoised: a book sees the same few thousand
+        # prices and quantities over and over, and an exact Decimal division costs ~6 us.
+        self._ticks = _memo(self.spec.price_to_ticks)
+        self._steps = _memo(self.spec.qty_to_steps)
+        self._quote_units = _memo(self.spec.quote_to_units)
+        # (kind, row id) of the entries of batches prepared but not committed yet
+        self.inflight_keys: set[tuple[str, int]] = set()
 
     # ----------------------------------------------------------------- rebuild
 
@@ -225,6 +302,7 @@ class MarketRunner:
 
     def _load(self, place_ids: list[int], command_ids: list[int]):
         orders, commands = {}, {}
+        _session_tune()
         with connection.cursor() as cursor:
             if place_ids:
                 cursor.execute(f"SELECT {_ORDER_COLUMNS} FROM orders_order "  # noqa: S608
@@ -243,21 +321,40 @@ class MarketRunner:
         """Apply ``entries`` ((kind, row id) in stream order) and commit. Raises
         :class:`Fenced` if a newer epoch owns the market, anything else on a failed commit
         (the book is then stale and must be discarded)."""
+        prepared = self.prepare(entries, now=now)
+        self.commit(prepared)
+        return prepared.result
+
+    def prepare(self, entries: list[tuple[str, int]], *, now: float | None = None,
+                ) -> PreparedBatch:
+        """Load and apply ``entries`` to the book (the first half of :meth:`process`); the
+        book, sequence and depth update id move on in memory. :meth:`commit` must then
+        commit the returned batch before the next prepared batch is committed; if it
+        fails, the runner is stale and must be discarded (with any batch prepared after).
+
+        Entries of batches prepared but not yet committed (``inflight_keys``) are skipped
+        like already-sequenced rows: the database cannot tell yet that they are applied.
+        A batch with commands needs the database state its predecessors committed (an
+        amendment reads the order's filled quantity), so the caller commits those first.
+        """
         from matching import streams
 
         info, spec, book = self.info, self.spec, self.book
         result = BatchResult()
-        place_ids = list(dict.fromkeys(pk for kind, pk in entries if kind == streams.PLACE))
-        command_ids = list(dict.fromkeys(pk for kind, pk in entries if kind != streams.PLACE))
+        inflight = self.inflight_keys
+        place_ids = list(dict.fromkeys(pk for kind, pk in entries
+                                       if kind == streams.PLACE and (kind, pk) not in inflight))
+        command_ids = list(dict.fromkeys(pk for kind, pk in entries
+                                         if kind != streams.PLACE and (kind, pk) not in inflight))
         orders, commands = self._load(place_ids, command_ids)
-        seen: set[tuple[str, int]] = set()
+        seen: set[tuple[str, int]] = set(inflight)
         deltas: dict[int, OrderDelta] = {}
         fills: list[tuple] = []  # (seq, index, Traded)
         log: list[tuple[int, dict]] = []
         command_updates: list[tuple[int, int, str]] = []
         seq = self.last_sequence
         started = time.perf_counter()
-        ptick, sstep = spec.price_to_ticks, spec.qty_to_steps
+        ptick, sstep, qunits = self._ticks, self._steps, self._quote_units
 
         def delta(order_id: int, user_id: int, is_buy: bool) -> OrderDelta:
             d = deltas.get(order_id)
@@ -277,13 +374,13 @@ class MarketRunner:
                 is_buy = side == "BUY"
                 command = PlaceOrder(
                     order_id=oid, user_id=uid, side=Side.BUY if is_buy else Side.SELL,
-                    order_type=OrderType(otype), tif=TimeInForce(tif),
+                    order_type=_ORDER_TYPES[otype], tif=_TIFS[tif],
                     price=ptick(price) if price is not None else None,
                     qty=sstep(qty) if qty is not None else None,
-                    quote_qty=spec.quote_to_units(qqty) if qqty is not None else None,
+                    quote_qty=qunits(qqty) if qqty is not None else None,
                     stop_price=ptick(stop) if stop is not None else None,
-                    stp=StpMode(stp),
-                    reserve=spec.quote_to_units(rr) if is_buy else sstep(rr),
+                    stp=_STP_MODES[stp],
+                    reserve=qunits(rr) if is_buy else sstep(rr),
                 )
                 seq += 1
                 self.sides[oid] = is_buy
@@ -320,7 +417,7 @@ class MarketRunner:
                             new_qty=new_open, extra_reserve=extra_units)
                 seq += 1
                 if command is None:  # amend below the filled quantity: refused here
-                    payload = {"t": "X", "c": cid}
+                    payload = payloads.refused(cid)
                     events = [CommandRejected(seq=0, command="AMEND", order_id=order_id,
                                               user_id=uid, reason="AMEND_NOT_ALLOWED")]
                     log.append((seq, payload))
@@ -389,17 +486,42 @@ class MarketRunner:
             if kind != streams.PLACE and outcome != "APPLIED":
                 command_updates[-1] = (command_updates[-1][0], seq, outcome)
         result.applied = seq - self.last_sequence
-        result.match_ms = (time.perf_counter() - started) * 1000
         changes = book.take_depth_changes()
-        if result.applied == 0:
-            return result
-        crash_point("after_read")
-        commit_started = time.perf_counter()
-        self._commit(result, seq, deltas, fills, log, command_updates, changes, now)
-        result.commit_ms = (time.perf_counter() - commit_started) * 1000
-        self.last_sequence = seq
-        result.last_sequence = seq
-        return result
+        depth_id = self.depth_update_id
+        if changes is not None:
+            tick, step = info.tick, info.step
+            first = changes.first_update_id + self.depth_offset
+            depth_id = changes.last_update_id + self.depth_offset
+            result.depth_update = {
+                "U": first, "u": depth_id,
+                "bids": [[str(p * tick), str(q * step)] for p, q in changes.bids],
+                "asks": [[str(p * tick), str(q * step)] for p, q in changes.asks],
+            }
+        keys = seen - inflight
+        prepared = PreparedBatch(result=result, prev_seq=self.last_sequence, seq=seq,
+                                 depth_id=depth_id, deltas=deltas, fills=fills, log=log,
+                                 command_updates=command_updates,
+                                 now=now if now is not None else time.time(), keys=keys)
+        result.match_ms = (time.perf_counter() - started) * 1000
+        if result.applied:
+            inflight |= keys
+            self.last_sequence = seq
+            self.depth_update_id = depth_id
+            result.last_sequence = seq
+            crash_point("after_read")
+        return prepared
+
+    def commit(self, prepared: PreparedBatch) -> None:
+        """Commit a prepared batch in one transaction (nothing to do for a batch that
+        applied nothing). Raises :class:`Fenced` if a newer epoch owns the market or the
+        checkpoint is not the one this batch follows; anything else on a failed commit."""
+        result = prepared.result
+        if not result.applied:
+            return
+        started = time.perf_counter()
+        self._commit(prepared)
+        result.commit_ms = (time.perf_counter() - started) * 1000
+        self.inflight_keys -= prepared.keys
 
     def _is_buy(self, order_id: int, orders: dict) -> bool:
         known = self.sides.get(order_id)
@@ -414,23 +536,15 @@ class MarketRunner:
 
     # ----------------------------------------------------------------- commit
 
-    def _commit(self, result, seq, deltas, fills, log, command_updates, changes, now):
+    def _commit(self, prepared: PreparedBatch) -> None:
         info = self.info
         qunit, step, tick = self.quote_unit, info.step, info.tick
-        now = now if now is not None else time.time()
+        result, seq, depth_id = prepared.result, prepared.seq, prepared.depth_id
+        deltas, fills, log = prepared.deltas, prepared.fills, prepared.log
+        command_updates, now = prepared.command_updates, prepared.now
         now_dt = datetime.fromtimestamp(now, tz=UTC)
         now_ms = int(now * 1000)
-        if changes is not None:
-            first = changes.first_update_id + self.depth_offset
-            last = changes.last_update_id + self.depth_offset
-            result.depth_update = {
-                "U": first, "u": last,
-                "bids": [[str(p * tick), str(q * step)] for p, q in changes.bids],
-                "asks": [[str(p * tick), str(q * step)] for p, q in changes.asks],
-            }
-            depth_id = last
-        else:
-            depth_id = self.depth_update_id
+        _session_tune()
 
         # Trades with fees (fee in the asset received, maker or taker rate).
         trade_cols = [[] for _ in range(12)]
@@ -463,17 +577,17 @@ class MarketRunner:
         marks = result.timings
         mark = time.perf_counter()
         with transaction.atomic(durable=True), connection.cursor() as cursor:
-            mark = _lap(marks, 'prepare', mark)
+            mark = _lap(marks, 'begin', mark)
             cursor.execute(
                 "UPDATE matching_marketcheckpoint SET epoch = %s, last_sequence = %s, "
                 "depth_update_id = %s, updated_at = now() "
                 "WHERE market_id = %s AND epoch <= %s AND last_sequence = %s",
-                [self.epoch, seq, depth_id, info.id, self.epoch, self.last_sequence])
+                [self.epoch, seq, depth_id, info.id, self.epoch, prepared.prev_seq])
             if cursor.rowcount != 1:
                 raise Fenced(f"{info.symbol}: epoch {self.epoch} no longer owns the market")
+            mark = _lap(marks, 'checkpoint', mark)
             trade_ids: list[int] = []
             if fills:
-                mark = _lap(marks, 'checkpoint', mark)
                 cursor.execute(
                     "INSERT INTO marketdata_trade (market_id, sequence, match_index, price, "
                     "quantity, quote_quantity, buy_order_id, sell_order_id, buyer_id, seller_id, "
@@ -488,7 +602,7 @@ class MarketRunner:
                 by_key = {(s, i): tid for tid, s, i in cursor.fetchall()}
                 trade_ids = [by_key[(s, i)] for s, i in zip(trade_cols[0], trade_cols[1],
                                                               strict=True)]
-            mark = _lap(marks, 'trades', mark)
+            mark = _lap(marks, 'trades_insert', mark)
             crash_point("in_commit")
             if order_ids:
                 cols = [[] for _ in range(12)]
@@ -501,9 +615,9 @@ class MarketRunner:
                             d.price * tick if d.price is not None else None, d.quantity,
                             "PARTIALLY_FILLED" if d.fill else None), strict=True):
                         col.append(value)
-                mark = _lap(marks, 'hook', mark)
+                mark = _lap(marks, 'order_columns', mark)
                 cursor.execute(
-                    "UPDATE orders_order o SET sequence = COALESCE(o.sequence, v.seq), "
+                    "UPDATE orders_order o SET sequence = COALESCE(o.sequence, v.seq), "  # noqa: S608
                     "priority = COALESCE(v.prio, o.priority), triggered = o.triggered OR v.trig, "
                     "filled_quantity = o.filled_quantity + v.dfill, "
                     "cumulative_quote = o.cumulative_quote + v.dquote, "
@@ -515,28 +629,27 @@ class MarketRunner:
                     "%s::numeric[], %s::numeric[], %s::numeric[], %s::text[], %s::text[], "
                     "%s::numeric[], %s::numeric[], %s::text[]) "
                     "AS v(id, seq, prio, trig, dfill, dquote, dres, status, reason, price, qty, "
-                    "partial) WHERE o.id = v.id RETURNING o.id, o.user_id, o.client_order_id, "
-                    "o.side, o.type, o.time_in_force, o.status, o.price, o.stop_price, "
-                    "o.quantity, o.quote_order_qty, o.filled_quantity, o.cumulative_quote, "
-                    "o.reason, o.created_at, o.updated_at",
+                    "partial) WHERE o.id = v.id RETURNING "
+                    + _ORDER_UPDATE_RETURNING,
                     [now_dt, *map(_array, cols)])
                 result.order_rows = cursor.fetchall()
+                mark = _lap(marks, 'orders_update', mark)
             if command_updates:
-                mark = _lap(marks, 'orders', mark)
                 cursor.execute(
                     "UPDATE orders_ordercommand c SET sequence = v.seq, outcome = v.outcome "
                     "FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS v(id, seq, outcome) "
                     "WHERE c.id = v.id",
                     [_array(c[0] for c in command_updates),
                      _array(c[1] for c in command_updates), _array(c[2] for c in command_updates)])
-            mark = _lap(marks, 'orders_or_commands', mark)
+            mark = _lap(marks, 'commands_update', mark)
             cursor.execute(
                 "INSERT INTO matching_commandlog (market_id, sequence, last_sequence, payload) "
                 "VALUES (%s, %s, %s, %s::jsonb)",
                 [info.id, log[0][0], log[-1][0], payloads.dumps(log)])
+            mark = _lap(marks, 'command_log', mark)
             if fills:
-                mark = _lap(marks, 'command_log', mark)
                 self._upsert_candles(cursor, trade_meta, now_dt)
+                mark = _lap(marks, 'candles', mark)
             settle_fills = [
                 SettlementFill(trade_id=tid, buyer_id=m[8], seller_id=m[9],
                                base_asset_id=info.base_id, quote_asset_id=info.quote_id,
@@ -550,11 +663,10 @@ class MarketRunner:
                     releases.append(SettlementRelease(
                         user_id=d.user_id, asset_id=info.quote_id if d.is_buy else info.base_id,
                         amount=d.released * (qunit if d.is_buy else step), order_id=oid))
-            mark = _lap(marks, 'candles', mark)
+            mark = _lap(marks, 'settle_args', mark)
             funds_settle(fills=settle_fills, releases=releases)
             mark = _lap(marks, "settle", mark)
         _lap(marks, 'commit', mark)
-        self.depth_update_id = depth_id
 
         # What the publisher needs, built outside the transaction.
         for tid, m in zip(trade_ids, trade_meta, strict=True):

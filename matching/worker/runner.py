@@ -5,6 +5,15 @@ from Postgres, claim the group's pending entries, then read the market's stream 
 batches, apply and commit each batch (``MarketRunner.process``), and only then XACK and
 publish. A market whose commit fails is rebuilt; one whose lease or epoch is lost is
 dropped and retried later. SIGTERM finishes the batch in hand and exits.
+
+Pipelining (the default): one commit thread, with its own database connection, commits
+batch N, then XACKs and publishes it, while the main thread reads, loads and matches batch
+N+1 of the same market. At most one batch per market is in flight, and batch N+1 is handed
+to the commit thread only once batch N is committed; if N's commit fails, N+1 (matched on a
+book that is now ahead of the truth) is thrown away with the runner, and its entries,
+never acknowledged, are read again after the rebuild. A batch with commands (cancel,
+amend...) waits for the commit in flight before it is loaded, and so does everything that
+needs the committed state (sweeps, dropping or rebuilding a market, shutdown).
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import signal
 import socket
 import time
 from collections import deque
-from decimal import Decimal
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import redis
 from django.db import DatabaseError, close_old_connections, connection
@@ -44,7 +53,7 @@ class Matcher:
     def __init__(self, *, markets: list[str] | None, batch_size: int = 1000,
                  block_ms: int = 100, depth_levels: int = 1000, publish: bool = True,
                  lease_ms: int = leases.LEASE_MS, exit_when_idle: bool = False,
-                 stats_file: str | None = None):
+                 stats_file: str | None = None, pipeline: bool = True):
         self.symbols = markets
         self.batch_size = batch_size
         self.block_ms = block_ms
@@ -66,6 +75,10 @@ class Matcher:
         self.stopping = False
         self.stats: dict[str, dict] = {}
         self.recent: dict[str, deque] = {}
+        self.committer = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="matcher-commit")
+                          if pipeline else None)
+        # symbol -> (its batch being committed, the number of stream entries it carried)
+        self.inflight: dict[str, tuple[Future, int]] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -108,6 +121,9 @@ class Matcher:
                     _reset_connection()
                     time.sleep(0.5)
         finally:
+            self.drain()
+            if self.committer is not None:
+                self.committer.shutdown(wait=True)
             for symbol in list(self.runners):
                 leases.lease_release(self.client, symbol=symbol, owner=self.owner)
             with contextlib.suppress(redis.RedisError):
@@ -130,6 +146,7 @@ class Matcher:
                     ok = False
                 if not ok:
                     log.warning("lost the lease of %s; dropping its book", symbol)
+                    self.settle(symbol)
                     self.drop(symbol)
         if now - self.last_acquire_try >= 1.0:
             self.last_acquire_try = now
@@ -254,13 +271,18 @@ class Matcher:
     def step(self) -> bool:
         """Read one round of batches and process them. Returns True when nothing was read."""
         close_old_connections_if_needed()
+        if any(self.backlog.get(symbol) for symbol in self.inflight):
+            # Reading the pending list from its start would return the entries in flight.
+            self.drain()
         try:
             batches = self.read()
         except redis.RedisError:
             log.exception("reading streams failed")
+            self.drain()
             time.sleep(0.5)
             return False
         if not batches:
+            self.drain()
             now = time.monotonic()
             for symbol in list(self.runners):
                 if now - self.last_sweep.get(symbol, 0) >= SWEEP_INTERVAL:
@@ -290,24 +312,90 @@ class Matcher:
                 continue
             kind = fields.get(b"c", b"P").decode()
             entries.append((kind, int(fields[b"id"])))
+        if self.committer is None:
+            try:
+                result = runner.process(entries)
+            except Exception as exc:
+                self.batch_failed(symbol, runner, exc)
+                return
+            self.finish(symbol, runner, result, entry_ids, self.snapshot_of(runner, result))
+            self.record(symbol, result, len(entries))
+            return
+        if any(kind != streams.PLACE for kind, _ in entries) and not self.settle(symbol):
+            return  # the batch in flight failed: the market was rebuilt or dropped
         try:
-            result = runner.process(entries)
-        except leases.Fenced:
+            prepared = runner.prepare(entries)
+        except Exception as exc:
+            if self.settle(symbol):
+                self.batch_failed(symbol, runner, exc)
+            return
+        snapshot = self.snapshot_of(runner, prepared.result)
+        if not self.settle(symbol):
+            return  # prepared on a book that is now discarded; its entries are re-read
+        self.inflight[symbol] = (
+            self.committer.submit(self.commit_job, symbol, runner, prepared, entry_ids,
+                                  snapshot), len(entries))
+
+    def commit_job(self, symbol: str, runner: MarketRunner, prepared, entry_ids: list,
+                   snapshot: dict | None):
+        """In the commit thread: commit, then acknowledge and publish. Returns the result;
+        raises what the commit raised (the thread's connection is closed first)."""
+        try:
+            runner.commit(prepared)
+        except BaseException:
+            _reset_connection()
+            raise
+        self.finish(symbol, runner, prepared.result, entry_ids, snapshot)
+        return prepared.result
+
+    def settle(self, symbol: str) -> bool:
+        """Wait for the batch of ``symbol`` in flight, if any, and record it. Returns False
+        if it failed (the market is then rebuilt, or dropped if fenced)."""
+        item = self.inflight.pop(symbol, None)
+        if item is None:
+            return True
+        future, entries = item
+        runner = self.runners.get(symbol)
+        try:
+            result = future.result()
+        except Exception as exc:
+            if runner is not None:
+                self.batch_failed(symbol, runner, exc)
+            return False
+        self.record(symbol, result, entries)
+        return True
+
+    def drain(self) -> None:
+        for symbol in list(self.inflight):
+            self.settle(symbol)
+
+    def snapshot_of(self, runner: MarketRunner, result) -> dict | None:
+        """The depth snapshot to publish with a batch, taken right after it was matched
+        (the main thread moves the book on while the commit thread publishes)."""
+        if not (self.publish and result.applied):
+            return None
+        return runner.depth_snapshot()
+
+    def batch_failed(self, symbol: str, runner: MarketRunner, exc: Exception) -> None:
+        if isinstance(exc, leases.Fenced):
             log.error("%s: fenced (epoch %d is stale); dropping the market", symbol, runner.epoch)
             self.runners.pop(symbol, None)
             self.backlog.pop(symbol, None)
             return
+        log.error("%s: batch failed; discarding the book and rebuilding", symbol,
+                  exc_info=exc)
+        _reset_connection()
+        self.runners.pop(symbol, None)
+        try:
+            info = MarketInfo.load(symbol)
+            self.start_market(symbol, info, runner.epoch)
         except Exception:
-            log.exception("%s: batch failed; discarding the book and rebuilding", symbol)
-            _reset_connection()
-            self.runners.pop(symbol, None)
-            try:
-                info = MarketInfo.load(symbol)
-                self.start_market(symbol, info, runner.epoch)
-            except Exception:
-                log.exception("%s: rebuild failed; will retry", symbol)
-                self.drop(symbol)
-            return
+            log.exception("%s: rebuild failed; will retry", symbol)
+            self.drop(symbol)
+
+    def finish(self, symbol: str, runner: MarketRunner, result, entry_ids: list,
+               snapshot: dict | None) -> None:
+        """After the commit: acknowledge the entries, then publish."""
         if result.applied:
             crash_point("after_commit")
         key = streams.commands_key(symbol)
@@ -320,17 +408,15 @@ class Matcher:
             pipe.execute()
         except redis.RedisError:
             log.warning("%s: ack failed; the entries will be skipped when redelivered", symbol)
-        if result.applied:
-            self.record(symbol, result, len(entries))
-            if self.publish:
-                try:
-                    self.publish_result(symbol, runner, result)
-                except Exception:
-                    log.exception("%s: publishing failed (the batch is committed)", symbol)
+        if result.applied and snapshot is not None:
+            try:
+                self.publish_result(symbol, runner, result, snapshot)
+            except Exception:
+                log.exception("%s: publishing failed (the batch is committed)", symbol)
 
     # ----------------------------------------------------------------- publishing & status
 
-    def publish_result(self, symbol: str, runner: MarketRunner, result) -> None:
+    def publish_result(self, symbol: str, runner: MarketRunner, result, snapshot: dict) -> None:
         info = runner.info
         fills = fills_for_orders(result.trades, info)
         order_updates = []
@@ -357,7 +443,7 @@ class Matcher:
                 ]
         trades = [{k: v for k, v in t.items() if k != "_fees"} for t in result.trades]
         publish_batch(market=symbol, trades=trades, depth_update=result.depth_update,
-                      depth_snapshot=runner.depth_snapshot(), order_updates=order_updates,
+                      depth_snapshot=snapshot, order_updates=order_updates,
                       balance_updates=balance_updates)
 
     def publish_snapshot(self, symbol: str) -> None:
@@ -372,6 +458,8 @@ class Matcher:
             log.exception("%s: publishing the rebuilt snapshot failed", symbol)
 
     def record(self, symbol: str, result, entries: int) -> None:
+        if not result.applied:
+            return
         metrics.BATCH_SIZE.labels(symbol).observe(result.applied)
         metrics.MATCH_SECONDS.labels(symbol).observe(result.match_ms / 1000)
         metrics.COMMIT_SECONDS.labels(symbol).observe(result.commit_ms / 1000)
@@ -428,17 +516,15 @@ def _group_lag(client: redis.Redis, symbol: str) -> int:
 
 
 def _order_dict(row, symbol: str) -> dict:
+    """The contract's order record from a row of the batch's order UPDATE (amounts come
+    back as text, times as epoch milliseconds: ``market._ORDER_UPDATE_RETURNING``)."""
     (oid, _uid, coid, side, otype, tif, status, price, stop, qty, qqty, filled, cumq, reason,
-     created, updated) = row
-
-    def s(value: Decimal | None):
-        return None if value is None else str(value)
-
+     created_ms, updated_ms) = row
     return {"id": oid, "client_order_id": coid, "market": symbol, "side": side, "type": otype,
-            "time_in_force": tif, "status": status, "price": s(price), "stop_price": s(stop),
-            "quantity": s(qty), "quote_order_qty": s(qqty), "filled_quantity": s(filled),
-            "cumulative_quote": s(cumq), "reason": reason,
-            "created": int(created.timestamp() * 1000), "updated": int(updated.timestamp() * 1000)}
+            "time_in_force": tif, "status": status, "price": price, "stop_price": stop,
+            "quantity": qty, "quote_order_qty": qqty, "filled_quantity": filled,
+            "cumulative_quote": cumq, "reason": reason, "created": created_ms,
+            "updated": updated_ms}
 
 
 def _redis_url() -> str:

@@ -24,6 +24,8 @@ class Command(BaseCommand):
                             help="append one JSON line per committed batch (benchmarks)")
         parser.add_argument("--exit-when-idle", action="store_true",
                             help="exit once every owned stream is drained (benchmarks, tests)")
+        parser.add_argument("--no-pipeline", action="store_true",
+                            help="commit each batch before matching the next (no commit thread)")
 
     def handle(self, *args, **options):
         logging.getLogger("matching.worker").setLevel(logging.INFO)
@@ -36,6 +38,7 @@ class Command(BaseCommand):
             block_ms=options["block_ms"], depth_levels=options["depth_levels"],
             publish=not options["no_publish"], lease_ms=options["lease_ms"],
             exit_when_idle=options["exit_when_idle"], stats_file=options["stats_file"],
+            pipeline=not options["no_pipeline"],
         )
         matcher.install_signals()
         raise SystemExit(matcher.run())
