@@ -47,6 +47,34 @@ def test_pre_encoded_frame_is_one_final_unmasked_text_frame(size):
     assert ws_text_frame(text) == wire
 
 
+def test_data_frames_find_uvicorns_transport_under_the_session_wrapper():
+    """The fast path depends on finding uvicorn's sans-I/O protocol behind Channels'
+    session wrapper; if either library changes shape, this fails instead of the fan-out
+    silently falling back to the slow ASGI path."""
+    from channels.sessions import InstanceSessionWrapper
+    from uvicorn.config import Config
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from uvicorn.server import ServerState
+
+    from marketdata.streaming.consumers import unwrap_send
+
+    async def app(scope, receive, send):  # pragma: no cover - never called
+        pass
+
+    loop = asyncio.new_event_loop()
+    try:
+        config = Config(app=app, ws="websockets-sansio")
+        config.load()
+        protocol = WebSocketsSansIOProtocol(config, ServerState(), {}, _loop=loop)
+        wrapper = InstanceSessionWrapper({"cookies": {}}, protocol.send)
+        send, found = unwrap_send(wrapper.send)
+        assert found is protocol
+        assert send == protocol.send
+        assert unwrap_send(app) == (app, None)  # another server: no fast path
+    finally:
+        loop.close()
+
+
 def _redis_server(port: int, workdir: str) -> subprocess.Popen:
     from exchange.devservices import _redis_server_bin
 
