@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal, localcontext
 
+import psycopg
 from django.db import connection, transaction
 
 from exchange.api import ServiceError
@@ -80,7 +81,11 @@ def balance_reserve_with_insert(*, user_id: int, asset_id: int, amount: Decimal,
     guard). Runs in autocommit (the statement is its own transaction) or inside the
     caller's transaction. The ledger trigger checks the entry balances at statement end."""
     _require_positive(amount)
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    # A server-side-binding cursor on Django's connection (same transaction state):
+    # prepared once per pooled connection, so Postgres neither parses nor plans the
+    # statement again, and the parameters are not quoted into the SQL text here.
+    with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(
             f"""WITH gate AS MATERIALIZED ({gate_sql}),
                 reserved AS (
@@ -103,6 +108,7 @@ def balance_reserve_with_insert(*, user_id: int, asset_id: int, amount: Decimal,
                 FROM (SELECT 1) AS one LEFT JOIN inserted ON true""",  # noqa: S608
             [*gate_params, amount, amount, user_id, asset_id, amount, *insert_params,
              ref_type, user_id, asset_id, AVAILABLE, -amount, LOCKED, amount],
+            prepare=True,
         )
         row = cursor.fetchone()
     *inserted, gate_passed = row
