@@ -568,6 +568,10 @@ def main() -> None:
     parser.add_argument("--client", choices=("raw", "websockets"), default="raw",
                         help="measuring client: lean protocol (default) or the websockets "
                              "library, ~3x the client CPU per message")
+    parser.add_argument("--ws-impl", default="websockets-sansio",
+                        choices=("websockets-sansio", "websockets", "wsproto"),
+                        help="uvicorn --ws (the Procfile's is websockets-sansio; the hub "
+                             "writes frames directly only under that one)")
     parser.add_argument("--ws-deflate", choices=("off", "on"), default="off",
                         help="per-message-deflate on the server (the Procfile has it off)")
     args = parser.parse_args()
@@ -583,7 +587,8 @@ def main() -> None:
     summary: dict = {"command": command, "config": vars(args)}
     subscribe = json.dumps({"op": "subscribe", "id": 1,
                             "streams": [f"{SYMBOL}@trades", f"{SYMBOL}@depth"]})
-    ws_args = UVICORN_WS_ARGS if args.ws_deflate == "off" else ["--ws", "websockets-sansio"]
+    ws_args = ["--ws", args.ws_impl, *UVICORN_WS_ARGS[2:]] if args.ws_deflate == "off" \
+        else ["--ws", args.ws_impl]
     with server("exchange.asgi:application", args.server_workers, ws_args) as (port, pid,
                                                                               log):
         ours = run_clients(f"ws://127.0.0.1:{port}/ws/v1", subscribe, args.clients,
