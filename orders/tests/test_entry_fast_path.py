@@ -65,3 +65,24 @@ def test_insufficient_balance_writes_nothing(alice, market):
     with pytest.raises(Exception) as refused:
         _place(alice, side="SELL", market="BTC-USDT", quantity=D("6"))
     assert refused.value.code == "insufficient_balance"
+
+
+def test_a_concurrent_duplicate_is_an_integrity_error_and_writes_nothing(alice, market):
+    """What order_place catches when a concurrent request with the same client order id
+    won the race (the lookup before the insert saw nothing): Django's IntegrityError."""
+    from django.db import IntegrityError
+
+    from orders import validation
+
+    _place(alice, client_order_id="dup-1")
+    before = _state(alice)
+    spec = validation.order_spec(
+        market=market, side="BUY", type="LIMIT", quantity=D("1"), price=D("100.00"),
+        stop_price=None, quote_order_qty=None, time_in_force="GTC", stp_mode=None,
+        client_order_id="dup-1")
+    with pytest.raises(IntegrityError):
+        services._insert_and_reserve(user=alice, spec=spec, idempotency_key=None)
+    assert _state(alice) == before
+    # and through the service: the retried request gets the existing order
+    again = _place(alice, client_order_id="dup-1")
+    assert again.client_order_id == "dup-1" and Order.objects.count() == before[0]

@@ -85,7 +85,9 @@ def balance_reserve_with_insert(*, user_id: int, asset_id: int, amount: Decimal,
     # A server-side-binding cursor on Django's connection (same transaction state):
     # prepared once per pooled connection, so Postgres neither parses nor plans the
     # statement again, and the parameters are not quoted into the SQL text here.
-    with psycopg.Cursor(connection.connection) as cursor:
+    # Django's error wrapper: callers catch django.db.IntegrityError (a duplicate client
+    # order id) as with any other cursor.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(
             f"""WITH gate AS MATERIALIZED ({gate_sql}),
                 reserved AS (
