@@ -9,10 +9,14 @@ the migrated template of ``matcher_bench.py``) with traders and API keys, then:
 2. a bounded asyncio client (``--connections`` keep-alive HTTP/1.1 connections for
    ``--seconds``) placing crossing LIMIT orders with ``POST /api/v1/orders`` signed like
    Binance (``X-MBX-APIKEY``, ``timestamp``, ``signature``), ``response_type=ACK``;
-   accept latency per request, and accept → fill published (the taker's fill on the
-   private stream ``{private}:events``).
+   accept latency per request (sent -> 201 parsed, client side); accept -> fill from the
+   server's accept time (the order's ``created``) to the publication of the taker's fill
+   (the time part of its private-stream entry id, Redis's clock), both server-side
+   clocks; send -> fill from the client's send time; and the CPU each process spent per
+   accepted order (matcher, web server, this load generator).
 
-    .venv/bin/python bench/http_bench.py [--seconds 15] [--connections 32]
+    .venv/bin/python bench/http_bench.py [--seconds 15] [--connections 32] [--workers N]
+        [--server uvicorn|granian-wsgi]
 
 Prints the command to repeat and a JSON summary as its last line. Targets (issue 6):
 >= 1,000 accepted orders/s, p99 accept <= 50 ms, p99 accept -> fill <= 100 ms.
@@ -38,7 +42,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from matcher_bench import REDIS_DB, _base_env, percentile, prepare_database  # noqa: E402
+import matcher_bench  # noqa: E402
+from matcher_bench import _base_env, percentile, prepare_database  # noqa: E402
+
+# A database and Redis db of its own, so it can run while matcher_bench.py does.
+matcher_bench.BENCH_DB = "bourse_httpbench"
+matcher_bench.TEMPLATE_DB = "bourse_httpbench_tpl"
+REDIS_DB = 12
 
 D = Decimal
 MARKET = "HTB-USDT"
@@ -139,7 +149,8 @@ async def _request(reader, writer, path: str, body: bytes, key: str) -> tuple[in
 async def load(port: int, keys: list[tuple[str, str]], seconds: float, connections: int):
     from accounts.signing import sign_params
 
-    accepted: dict[int, float] = {}
+    # order id -> (server accept time: the order's ``created``, ms; client send time, ms)
+    accepted: dict[int, tuple[int, float]] = {}
     latencies: list[float] = []
     errors: dict[int, int] = {}
     deadline = time.monotonic() + seconds
@@ -156,13 +167,15 @@ async def load(port: int, keys: list[tuple[str, str]], seconds: float, connectio
                           "timestamp": str(int(time.time() * 1000))}
                 body = urlencode(params)
                 body += "&signature=" + sign_params(secret, "", body)
+                sent_ms = time.time() * 1000
                 started = time.perf_counter()
                 status, payload = await asyncio.wait_for(
                     _request(reader, writer, "/api/v1/orders", body.encode(), key), 10)
                 done = time.perf_counter()
                 if status == 201:
                     latencies.append((done - started) * 1000)
-                    accepted[json.loads(payload)["id"]] = time.time()
+                    order = json.loads(payload)
+                    accepted[order["id"]] = (order["created"], sent_ms)
                 else:
                     errors[status] = errors.get(status, 0) + 1
                 n += 1
@@ -174,29 +187,61 @@ async def load(port: int, keys: list[tuple[str, str]], seconds: float, connectio
     return accepted, latencies, errors, time.monotonic() - started
 
 
-def watch_fills(redis_url: str, stop: threading.Event, seen: dict[int, float]) -> None:
-    """First time each order's taker fill appears on the private stream."""
+def watch_fills(redis_url: str, stop: threading.Event, seen: dict[int, int]) -> None:
+    """When each order's first taker fill was published: the time part (ms, Redis's
+    clock) of the private stream entry that carried it, so a slow reader (this process
+    also runs the load) does not inflate it."""
     import redis
 
     client = redis.Redis.from_url(redis_url)
     last = "$"
     while not stop.is_set():
         reply = client.xread({"{private}:events": last}, block=200, count=1000)
-        now = time.time()
         for _key, entries in reply or []:
             for entry_id, fields in entries:
                 last = entry_id
+                published_ms = int(entry_id.split(b"-")[0])
                 for event in json.loads(fields[b"ev"]):
                     fill = event.get("fill")
                     if event.get("type") == "order" and fill and not fill["is_maker"]:
-                        seen.setdefault(event["order"]["id"], now)
+                        seen.setdefault(event["order"]["id"], published_ms)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its descendants (uvicorn --workers forks)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except OSError:
+        return total
+    return total + sum(cpu_seconds(child) for child in children)
+
+
+def web_command(server: str, port: int, workers: int) -> list[str]:
+    if server == "granian-wsgi":
+        return [sys.executable, "-m", "granian", "--interface", "wsgi",
+                "exchange.wsgi:application", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers), "--blocking-threads", "8", "--no-access-log",
+                "--log-level", "warning"]
+    return [sys.executable, "-m", "uvicorn", "exchange.asgi:application", "--host",
+            "127.0.0.1", "--port", str(port), "--no-access-log", "--workers", str(workers),
+            "--log-level", "warning"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=1, help="web server worker processes")
+    parser.add_argument("--server", choices=("uvicorn", "granian-wsgi"), default="uvicorn",
+                        help="uvicorn serving exchange.asgi (the Procfile's), or granian "
+                             "serving exchange.wsgi with a thread pool (no per-request "
+                             "async/sync hand-offs; plain HTTP only, no websockets)")
     args = parser.parse_args()
     command = "  ".join(["$", ".venv/bin/python", "bench/http_bench.py", *sys.argv[1:]])
     print("repeat with:", command, flush=True)
@@ -225,14 +270,11 @@ def main() -> None:
     procs = [
         subprocess.Popen([sys.executable, "manage.py", "run_matcher", "--markets", MARKET],
                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log),
-        subprocess.Popen([sys.executable, "-m", "uvicorn", "exchange.asgi:application",
-                          "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-                          "--workers", str(args.workers),
-                          "--log-level", "warning"],
+        subprocess.Popen(web_command(args.server, port, args.workers),
                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log),
     ]
     stop = threading.Event()
-    seen: dict[int, float] = {}
+    seen: dict[int, int] = {}
     watcher = threading.Thread(target=watch_fills, args=(redis_url, stop, seen), daemon=True)
     try:
         for _ in range(100):
@@ -243,8 +285,10 @@ def main() -> None:
                 time.sleep(0.2)
         time.sleep(1.0)  # the matcher takes its lease
         watcher.start()
+        cpu_before = [cpu_seconds(p.pid) for p in procs] + [time.process_time()]
         accepted, latencies, errors, elapsed = asyncio.run(
             load(port, keys, args.seconds, args.connections))
+        cpu_after = [cpu_seconds(p.pid) for p in procs] + [time.process_time()]
         time.sleep(1.5)  # last fills
     finally:
         stop.set()
@@ -255,11 +299,15 @@ def main() -> None:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    to_fill = [(seen[oid] - t) * 1000 for oid, t in accepted.items() if oid in seen]
+    # accept -> fill: from the server's accept time (the order's ``created``, taken just
+    # before its insert) to the fill's publication (stream entry time); both clocks are
+    # this machine's, ms resolution. send -> fill: from when the client sent the request.
+    to_fill = [seen[oid] - created for oid, (created, _) in accepted.items() if oid in seen]
+    send_to_fill = [seen[oid] - sent for oid, (_, sent) in accepted.items() if oid in seen]
     rate = len(accepted) / elapsed
     summary = {
         "benchmark": "http_order_entry", "connections": args.connections,
-        "workers": args.workers,
+        "workers": args.workers, "server": args.server,
         "seconds": round(elapsed, 2), "accepted": len(accepted), "errors": errors,
         "accepted_per_s": round(rate, 1),
         "accept_ms_p50": round(percentile(latencies, 50), 2),
@@ -267,6 +315,15 @@ def main() -> None:
         "taker_fills_seen": len(to_fill),
         "accept_to_fill_ms_p50": round(percentile(to_fill, 50), 2),
         "accept_to_fill_ms_p99": round(percentile(to_fill, 99), 2),
+        "send_to_fill_ms_p50": round(percentile(send_to_fill, 50), 2),
+        "send_to_fill_ms_p99": round(percentile(send_to_fill, 99), 2),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        # CPU per accepted order (ms) of the matcher, the web server and this load
+        # generator during the load: independent of what else runs on the machine.
+        "cpu_ms_per_order": {
+            name: round((after - before) * 1000 / max(1, len(accepted)), 2)
+            for name, before, after in zip(("matcher", "web", "client"), cpu_before,
+                                           cpu_after, strict=True)},
         "raw_reservation_tx_per_s": raw,
         "http_fraction_of_raw": round(rate / max(raw.values()), 3) if raw else None,
         "targets": {"accepted_per_s": 1000, "accept_ms_p99": 50, "accept_to_fill_ms_p99": 100},
