@@ -168,7 +168,7 @@ def _insert_and_reserve(*, user, spec: validation.OrderSpec,
                           amount=spec.reserve, ref=f"order:{order.pk}")
             _announce_on_commit(market.symbol, [(streams.PLACE, order.pk)])
         return order
-    if connection.in_atomic_block:
+    if connection.in_atomic_block or not connection.get_autocommit():
         # Inside a caller's transaction only in tests (durable raises otherwise, as it
         # always did): announce when that transaction commits.
         with transaction.atomic(durable=True):
