@@ -430,6 +430,9 @@ def main() -> None:
     parser.add_argument("--plot", default="", help="write a PNG bar/latency plot here")
     parser.add_argument("--no-gc", action="store_true",
                         help="disable the garbage collector while measuring")
+    parser.add_argument("--gc-default", action="store_true",
+                        help="run our books with CPython's default collector settings too "
+                             "(no tune_for_matching), to see what the tuning does")
     parser.add_argument("--skip-check", action="store_true",
                         help="do not cross-check the fills of the three books")
     args = parser.parse_args()
@@ -444,7 +447,8 @@ def main() -> None:
           + ", ".join(f"{kind} {share:.1%}" for kind, share in mix.items())
           + f"; {resting['resting_min']:,} to {resting['resting_max']:,} resting orders")
 
-    if not args.no_gc:
+    tune_ours = not args.gc_default
+    if not args.no_gc and tune_ours:
         print("gc: our books run with matching.gc_tuning.tune_for_matching() (gc.freeze() and "
               f"thresholds {MATCHING_THRESHOLDS}, as the matcher after a rebuild); the C++ "
               "books with CPython's defaults, the benchmark's own objects frozen")
@@ -458,7 +462,7 @@ def main() -> None:
     results = {}
     for runner in runners:
         results[runner.name] = measure(runner, n, collector=not args.no_gc,
-                                       tuned=isinstance(runner, BourseRunner))
+                                       tuned=tune_ours and isinstance(runner, BourseRunner))
         book = getattr(runner, "last_book", None)
         if book is not None:
             results[runner.name]["resting_at_end"] = len(book)
@@ -486,6 +490,8 @@ def main() -> None:
     command = f".venv/bin/python bench/engine_bench.py --commands {n} --seed {args.seed}"
     if args.no_gc:
         command += " --no-gc"
+    if args.gc_default:
+        command += " --gc-default"
     print(f"repeat with: {command}")
     summary = {
         "commands": n,
@@ -497,6 +503,7 @@ def main() -> None:
         "nproc": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "gc": "off" if args.no_gc else
+              "on (stream frozen; defaults)" if args.gc_default else
               f"on (stream frozen; bourse rows tune_for_matching {MATCHING_THRESHOLDS})",
         "fills_identical": fills_identical,
         "results": results,
