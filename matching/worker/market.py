@@ -93,6 +93,14 @@ def _memo(convert, limit: int = 100_000):
     return cached
 
 
+# A bound on a batch transaction left open by a matcher that stopped running in the middle
+# of it (SIGSTOP, a VM pause, a hung process): its row locks (the market's checkpoint,
+# traders' balance rows shared with every market) would block the matcher that took its
+# leases over, on every market, for as long as the pause lasts. A batch never waits
+# seconds between two statements, so after this long Postgres ends the session; the paused
+# matcher, if it wakes up, finds its commit failed and is fenced. Set per transaction
+# (SET LOCAL), so it never outlives the batch on a connection shared with other code.
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 5000
 _tuned_connections: weakref.WeakSet = weakref.WeakSet()
 
 
@@ -577,6 +585,8 @@ class MarketRunner:
         marks = result.timings
         mark = time.perf_counter()
         with transaction.atomic(durable=True), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL idle_in_transaction_session_timeout = "
+                           f"{IDLE_IN_TRANSACTION_TIMEOUT_MS}")
             mark = _lap(marks, 'begin', mark)
             cursor.execute(
                 "UPDATE matching_marketcheckpoint SET epoch = %s, last_sequence = %s, "

@@ -24,6 +24,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -77,6 +78,11 @@ class Matcher:
         self.recent: dict[str, deque] = {}
         self.committer = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="matcher-commit")
                           if pipeline else None)
+        if pipeline and os.environ.get("BOURSE_MATCHER_SWITCH_INTERVAL") != "default":
+            # The commit thread mostly waits on Postgres; each time a statement returns it
+            # needs the GIL back from the matching thread, which by default keeps it up to
+            # 5 ms: ~10 statements per batch could each queue that long.
+            sys.setswitchinterval(0.0005)
         # symbol -> (its batch being committed, the number of stream entries it carried)
         self.inflight: dict[str, tuple[Future, int]] = {}
 
