@@ -581,9 +581,33 @@ class MarketRunner:
             trade_meta.append((price, base_qty, quote_qty, buyer_fee, seller_fee, maker_buy,
                                buy_o, sell_o, buyer, seller))
 
+        # The order columns are built before BEGIN: the less Python runs inside the batch
+        # transaction, the shorter its row locks are held (the commit thread shares the GIL
+        # with the matching thread).
         order_ids = sorted(deltas)
         marks = result.timings
         mark = time.perf_counter()
+        cols = [[] for _ in range(12)]
+        for oid in order_ids:
+            d = deltas[oid]
+            unit = qunit if d.is_buy else step
+            for col, value in zip(cols, (
+                    oid, d.seq, d.priority, d.triggered, d.fill * step, d.quote * qunit,
+                    d.reserve * unit, d.status, d.reason,
+                    d.price * tick if d.price is not None else None, d.quantity,
+                    "PARTIALLY_FILLED" if d.fill else None), strict=True):
+                col.append(value)
+        order_arrays = list(map(_array, cols))
+        releases = []
+        for oid in order_ids:
+            d = deltas[oid]
+            if d.released:
+                releases.append(SettlementRelease(
+                    user_id=d.user_id, asset_id=info.quote_id if d.is_buy else info.base_id,
+                    amount=d.released * (qunit if d.is_buy else step), order_id=oid))
+        trade_arrays = list(map(_array, trade_cols))
+        log_payload = payloads.dumps(log)
+        mark = _lap(marks, 'order_columns', mark)
         with transaction.atomic(durable=True), connection.cursor() as cursor:
             cursor.execute("SET LOCAL idle_in_transaction_session_timeout = "
                            f"{IDLE_IN_TRANSACTION_TIMEOUT_MS}")
@@ -608,24 +632,13 @@ class MarketRunner:
                     "%s::bigint[], %s::text[], %s::numeric[], %s::numeric[]) WITH ORDINALITY "
                     "AS v(s, i, p, q, qq, bo, so, b, sl, ts, bf, sf, n) ORDER BY n "
                     "RETURNING id, sequence, match_index",
-                    [info.id, now_dt, *map(_array, trade_cols)])
+                    [info.id, now_dt, *trade_arrays])
                 by_key = {(s, i): tid for tid, s, i in cursor.fetchall()}
                 trade_ids = [by_key[(s, i)] for s, i in zip(trade_cols[0], trade_cols[1],
                                                               strict=True)]
             mark = _lap(marks, 'trades_insert', mark)
             crash_point("in_commit")
             if order_ids:
-                cols = [[] for _ in range(12)]
-                for oid in order_ids:
-                    d = deltas[oid]
-                    unit = qunit if d.is_buy else step
-                    for col, value in zip(cols, (
-                            oid, d.seq, d.priority, d.triggered, d.fill * step, d.quote * qunit,
-                            d.reserve * unit, d.status, d.reason,
-                            d.price * tick if d.price is not None else None, d.quantity,
-                            "PARTIALLY_FILLED" if d.fill else None), strict=True):
-                        col.append(value)
-                mark = _lap(marks, 'order_columns', mark)
                 cursor.execute(
                     "UPDATE orders_order o SET sequence = COALESCE(o.sequence, v.seq), "  # noqa: S608
                     "priority = COALESCE(v.prio, o.priority), triggered = o.triggered OR v.trig, "
@@ -641,7 +654,7 @@ class MarketRunner:
                     "AS v(id, seq, prio, trig, dfill, dquote, dres, status, reason, price, qty, "
                     "partial) WHERE o.id = v.id RETURNING "
                     + _ORDER_UPDATE_RETURNING,
-                    [now_dt, *map(_array, cols)])
+                    [now_dt, *order_arrays])
                 result.order_rows = cursor.fetchall()
                 mark = _lap(marks, 'orders_update', mark)
             if command_updates:
@@ -655,7 +668,7 @@ class MarketRunner:
             cursor.execute(
                 "INSERT INTO matching_commandlog (market_id, sequence, last_sequence, payload) "
                 "VALUES (%s, %s, %s, %s::jsonb)",
-                [info.id, log[0][0], log[-1][0], payloads.dumps(log)])
+                [info.id, log[0][0], log[-1][0], log_payload])
             mark = _lap(marks, 'command_log', mark)
             if fills:
                 self._upsert_candles(cursor, trade_meta, now_dt)
@@ -666,13 +679,6 @@ class MarketRunner:
                                base_qty=m[1], quote_qty=m[2], buyer_fee=m[3], seller_fee=m[4])
                 for tid, m in zip(trade_ids, trade_meta, strict=True)
             ]
-            releases = []
-            for oid in order_ids:
-                d = deltas[oid]
-                if d.released:
-                    releases.append(SettlementRelease(
-                        user_id=d.user_id, asset_id=info.quote_id if d.is_buy else info.base_id,
-                        amount=d.released * (qunit if d.is_buy else step), order_id=oid))
             mark = _lap(marks, 'settle_args', mark)
             funds_settle(fills=settle_fills, releases=releases)
             mark = _lap(marks, "settle", mark)
