@@ -474,7 +474,7 @@ class OrderBook:
         end_reason = None
 
         if heap and heap[0] <= limit_key:
-            band_key = self._band_key(is_buy)
+            band_key = _NO_LIMIT if self._band_bps is None else self._band_key(is_buy)
             stop_key = limit_key if limit_key < band_key else band_key
             if tif is FOK and not self._fok_fillable(heap, stop_key, user_id, stp, left, cap):
                 self._expire(order_id, user_id, ExpireReason.FILL_OR_KILL, left,
