@@ -19,6 +19,7 @@ needs the committed state (sweeps, dropping or rebuilding a market, shutdown).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ import redis
 from django.db import DatabaseError, close_old_connections, connection
 
 from matching import streams
+from matching.gc_tuning import tune_for_matching
 from matching.worker import lease as leases
 from matching.worker import metrics
 from matching.worker.crash import crash_point
@@ -48,6 +50,7 @@ log = logging.getLogger("matching.worker")
 SWEEP_INTERVAL = 2.0  # seconds between idle sweeps of a market
 SWEEP_MIN_AGE = 2.0  # only rows older than this are re-announced by the idle sweep
 RENEW_INTERVAL = 2.0
+RULES_INTERVAL = 1.0  # seconds between checks of the markets' rules (fees, band, units)
 
 
 class Matcher:
@@ -73,6 +76,7 @@ class Matcher:
         self.last_renew = 0.0
         self.last_acquire_try = 0.0
         self.last_heartbeat = 0.0
+        self.last_rules_check = 0.0
         self.stopping = False
         self.stats: dict[str, dict] = {}
         self.recent: dict[str, deque] = {}
@@ -159,9 +163,31 @@ class Matcher:
             for symbol in self.all_symbols():
                 if symbol not in self.runners:
                     self.try_acquire(symbol)
+        if now - self.last_rules_check >= RULES_INTERVAL:
+            self.last_rules_check = now
+            self.reload_changed_rules()
         if now - self.last_heartbeat >= 1.0:
             self.last_heartbeat = now
             self.write_status()
+
+    def reload_changed_rules(self) -> None:
+        """Rebuild, under the same epoch, the book of a market whose rules staff changed
+        (fees, price band, reference price, tick or step size, asset precision).
+
+        Its book is built with them and its batches are settled with them, so a rule change
+        must reach the matcher, not wait for its restart. Between batches the book holds
+        exactly what Postgres holds, so rebuilding it from there loses nothing. (Status is
+        not a rule here: it travels the stream as a command, in order with the orders.)
+        """
+        for symbol, runner in list(self.runners.items()):
+            info = MarketInfo.load(symbol)
+            if _rules(info) == _rules(runner.info):
+                continue
+            log.info("%s: market rules changed; rebuilding the book with them", symbol)
+            if not self.settle(symbol):
+                continue  # the batch in flight failed: the market was rebuilt (new rules)
+            self.runners.pop(symbol, None)
+            self.start_market(symbol, MarketInfo.load(symbol), runner.epoch)
 
     def try_acquire(self, symbol: str) -> None:
         try:
@@ -179,6 +205,8 @@ class Matcher:
         started = time.perf_counter()
         runner = MarketRunner(info, epoch=epoch, depth_levels=self.depth_levels)
         loaded = runner.rebuild()
+        # The rebuilt book is long-lived: keep the collector from re-traversing it.
+        tune_for_matching()
         self.runners[symbol] = runner
         metrics.EPOCH.labels(symbol).set(epoch)
         created = self.ensure_group(symbol)
@@ -507,6 +535,10 @@ class Matcher:
             pipe.execute()
         except redis.RedisError:
             log.warning("cannot write heartbeat/status")
+
+
+def _rules(info: MarketInfo) -> MarketInfo:
+    return dataclasses.replace(info, status="")
 
 
 def _group_lag(client: redis.Redis, symbol: str) -> int:

@@ -76,3 +76,47 @@ def test_cancel_and_redelivery_is_idempotent(redis_url):
     assert MarketCheckpoint.objects.get(market=market).last_sequence == 2
     assert Order.objects.get().status == "CANCELED"
     assert_books_clean()
+
+
+def test_running_matcher_settles_with_fees_changed_while_it_runs(redis_url):
+    from matching.worker_tests.helpers import start_matcher, stop, wait_until
+
+    # given a running matcher that built its book with a 0.1% taker fee, and a resting ask
+    market = make_market("BTC-USDT")
+    alice = make_trader("alice@x.test", {"BTC": "2"})
+    bob = make_trader("bob@x.test", {"USDT": "1000"})
+    services.order_place(user=alice, market="BTC-USDT", side="SELL", type="LIMIT",
+                         quantity=D("1"), price=D("100.00"))
+    proc = start_matcher(redis_url, ["BTC-USDT"])
+    output = _Output(proc)
+    try:
+        assert wait_until(lambda: all_applied(market)), stop(proc)
+        # when staff raise the taker fee, and a taker arrives after the matcher's next check
+        market.taker_fee = D("0.005")
+        market.save(update_fields=["taker_fee"])
+        assert wait_until(lambda: "rules changed" in str(output), timeout=10)
+        services.order_place(user=bob, market="BTC-USDT", side="BUY", type="LIMIT",
+                             quantity=D("1"), price=D("100.00"))
+        assert wait_until(lambda: Trade.objects.exists()), stop(proc)
+    finally:
+        out = str(output) + stop(proc)
+    # then the fill is charged at the new rate (buyer is the taker: fee in BTC)
+    trade = Trade.objects.get()
+    assert trade.buyer_fee == D("0.005"), out
+    assert Balance.objects.get(user=bob, asset__symbol="BTC").available == D("0.995")
+    assert_books_clean()
+
+
+
+class _Output:
+    """The matcher's merged output read so far, without blocking."""
+
+    def __init__(self, proc):
+        import os
+
+        os.set_blocking(proc.stdout.fileno(), False)
+        self.proc, self.seen = proc, b""
+
+    def __str__(self) -> str:
+        self.seen += self.proc.stdout.read() or b""
+        return self.seen.decode(errors="replace")
