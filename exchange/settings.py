@@ -275,6 +275,10 @@ MATCHER_HEARTBEAT_MAX_AGE = env.float("MATCHER_HEARTBEAT_MAX_AGE", default=10.0)
 # with 4008, and streams per connection (docs/MARKETDATA.md).
 MARKETDATA_WS_OUTBOX_LIMIT = env.int("MARKETDATA_WS_OUTBOX_LIMIT", default=2000)
 MARKETDATA_WS_MAX_SUBSCRIPTIONS = env.int("MARKETDATA_WS_MAX_SUBSCRIPTIONS", default=50)
+# How often a socket authenticated by listen key checks that the key still exists (it
+# expires 60 min after the last keepalive, or is deleted): then its private data stops.
+MARKETDATA_LISTEN_KEY_CHECK_SECONDS = env.float("MARKETDATA_LISTEN_KEY_CHECK_SECONDS",
+                                                default=30.0)
 READYZ_REQUIRE_MATCHER = env.bool("READYZ_REQUIRE_MATCHER", default=not TESTING)
 
 LOG_JSON = env.bool("LOG_JSON", default=False)

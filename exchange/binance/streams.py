@@ -183,6 +183,9 @@ class BinanceStreamConsumer(StreamConsumer):
         for name, (topic, variant) in parsed:
             await self._route(name, topic, variant)
         await self.start()
+        for name, (topic, _variant) in parsed:
+            if topic[0] == "private":
+                self.watch_listen_key(name)
 
     async def _route(self, name: str, topic, variant: str) -> None:
         if name in self.routes:
@@ -225,10 +228,26 @@ class BinanceStreamConsumer(StreamConsumer):
                 return
             if method == "SUBSCRIBE":
                 await self._route(name, *parsed)
+                if parsed[0][0] == "private":
+                    self.watch_listen_key(str(name))
             elif name in self.routes:
                 topic, route = self.routes.pop(name)
                 get_hub().unsubscribe(topic, route)
         self.reply({"result": None, "id": request_id})
+
+
+    def listen_key_expired(self, listen_key: str) -> None:
+        """Binance's user data stream: a ``listenKeyExpired`` event, then nothing more from
+        that key (the socket stays open for its other streams)."""
+        item = self.routes.pop(listen_key, None)
+        if item is None:
+            return
+        topic, route = item
+        get_hub().unsubscribe(topic, route)
+        event = {"e": "listenKeyExpired", "E": int(time.time() * 1000), "listenKey": listen_key}
+        if self.combined:
+            event = {"stream": listen_key, "data": event}
+        self.push(json.dumps(event, separators=(",", ":")))
 
 
 class CombinedStreamConsumer(BinanceStreamConsumer):

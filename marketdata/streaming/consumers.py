@@ -117,6 +117,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self._wire = None
         self._wire_pending: list[bytes] = []
         self.user_id: int | None = None
+        # Listen keys this socket's private data depends on, and the task watching them.
+        self.listen_keys: set[str] = set()
+        self._key_watch: asyncio.Task | None = None
         self.outbox_limit = getattr(settings, "MARKETDATA_WS_OUTBOX_LIMIT", OUTBOX_LIMIT)
         self.max_subscriptions = getattr(settings, "MARKETDATA_WS_MAX_SUBSCRIPTIONS",
                                          MAX_SUBSCRIPTIONS)
@@ -201,6 +204,33 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self._unsubscribe_all()
         if self._writer is not None:
             self._writer.cancel()
+        if self._key_watch is not None:
+            self._key_watch.cancel()
+
+    # -- listen keys ------------------------------------------------------------------
+    def watch_listen_key(self, listen_key: str) -> None:
+        """From now on, ``listen_key`` expiring or being deleted ends this socket's private
+        data (:meth:`listen_key_expired`): a key is a bearer token with a lifetime, and a
+        socket opened with it must not outlive it."""
+        self.listen_keys.add(listen_key)
+        if self._key_watch is None:
+            self._key_watch = asyncio.get_running_loop().create_task(self._watch_keys())
+
+    async def _watch_keys(self) -> None:
+        interval = getattr(settings, "MARKETDATA_LISTEN_KEY_CHECK_SECONDS", 30.0)
+        while self._closing is None and self.listen_keys:
+            await asyncio.sleep(interval)
+            for key in sorted(self.listen_keys):
+                with contextlib.suppress(Exception):  # Redis away: check again next time
+                    if await listen_key_user_id_async(listen_key=key) is None:
+                        self.listen_keys.discard(key)
+                        self.listen_key_expired(key)
+        self._key_watch = None
+
+    def listen_key_expired(self, listen_key: str) -> None:
+        """Native streams: the socket was authenticated by this key; close it with 4001
+        (documented: get a new listen key and reconnect)."""
+        self.close_soon(CLOSE_UNAUTHORIZED)
 
     def _unsubscribe_all(self) -> None:
         hub = get_hub()
@@ -272,6 +302,8 @@ class MarketDataConsumer(StreamConsumer):
                 await self.close(code=CLOSE_UNAUTHORIZED)
                 return
         await self.start()
+        if listen_key:
+            self.watch_listen_key(listen_key)
 
     async def receive(self, text_data=None, bytes_data=None):
         if text_data is None or len(text_data) > MAX_MESSAGE_BYTES:
@@ -294,6 +326,7 @@ class MarketDataConsumer(StreamConsumer):
                             "message": "Unknown or expired listen key."})
             else:
                 self.user_id = user_id
+                self.watch_listen_key(str(message.get("listen_key")))
                 self.reply({"op": "logged_in", "id": request_id})
         elif op in ("subscribe", "unsubscribe"):
             await self._subscription(op, message, request_id)

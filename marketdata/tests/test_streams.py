@@ -390,3 +390,35 @@ def test_a_rebuilt_book_replaces_the_servers_copy(server):
 
     # then a new depth subscriber gets the rebuilt book
     assert asyncio.run(scenario())["data"] == rebuilt
+
+
+def test_a_socket_opened_with_a_listen_key_is_closed_when_the_key_is_gone(
+        django_db_setup, django_db_blocker):
+    # given a socket following its private stream by listen key, and one by session cookie
+    from marketdata.listen_keys import listen_key_delete
+
+    alice, bob = make_user(), make_user()
+    browser = Client()
+    browser.force_login(alice)
+    cookie = f"sessionid={browser.cookies['sessionid'].value}"
+    bob_key = listen_key_create(user_id=bob.id)
+
+    async def scenario(host):
+        async with connect(f"ws://{host}/ws/v1", additional_headers={"Cookie": cookie}) as a, \
+                connect(f"ws://{host}/ws/v1?listenKey={bob_key}") as b:
+            assert (await subscribe(a, ["private"]))["op"] == "subscribed"
+            assert (await subscribe(b, ["private"]))["op"] == "subscribed"
+            # when the key is deleted (as DELETE userDataStream does, or its TTL ends)
+            await asyncio.to_thread(listen_key_delete, user_id=bob.id, listen_key=bob_key)
+            with pytest.raises(ConnectionClosed) as closed:
+                await recv_json(b, timeout=10)
+            await a.send(json.dumps({"op": "ping", "id": 7}))
+            pong = await recv_json(a)
+        return closed.value.rcvd.code, pong
+
+    with django_db_blocker.unblock(), asgi_server(extra_env={
+            "MARKETDATA_LISTEN_KEY_CHECK_SECONDS": "0.2"}) as host:
+        code, pong = asyncio.run(scenario(host))
+    # then the key's socket is closed with the documented 4001; the session's stays open
+    assert code == 4001
+    assert pong["op"] == "pong"

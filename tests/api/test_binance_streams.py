@@ -177,3 +177,20 @@ def test_live_subscribe_unsubscribe_and_list(feed):
                             "id": 5}
         ws.send("not json")
         assert recv(ws) == {"error": {"code": 3, "msg": "Invalid JSON"}, "id": None}
+
+
+def test_user_data_stream_says_listen_key_expired_and_stops(transactional_db):
+    from marketdata.listen_keys import listen_key_create, listen_key_delete
+
+    user = make_user()
+    key = listen_key_create(user_id=user.id)
+    with asgi_server(extra_env={"MARKETDATA_LISTEN_KEY_CHECK_SECONDS": "0.2"}) as host, \
+            connect(f"ws://{host}/stream?streams={key}") as ws:
+        time.sleep(0.3)  # the subscription reaches the hub
+        listen_key_delete(user_id=user.id, listen_key=key)
+        frame = recv(ws)
+        ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 3}))
+        listed = recv(ws)
+    assert frame["stream"] == key
+    assert frame["data"]["e"] == "listenKeyExpired" and frame["data"]["listenKey"] == key
+    assert listed == {"result": [], "id": 3}
