@@ -123,7 +123,12 @@ def headline(key: str, s: dict) -> str:
                     f"p99 {ours['p99_us']} µs, p99.9 {ours['p999_us']} µs; "
                     f"{s['bourse_vs_best_cpp']}× the faster C++ book. Peers: {peers}")
         if key == "settle":
-            return ", ".join(f"{k}: {v}" for k, v in s.items() if k not in {"benchmark"})
+            return (f"{s['trades_settled_per_second']:,} trades/s "
+                    f"({s['ms_per_batch_commit_included']} ms per {s['batch_size']:,}-trade "
+                    f"batch, commit included; median of {s['runs']} runs)")
+        if key == "rebuild":
+            return (f"rebuild {s['rebuild_ms'] / 1000:.1f} s in process; a new matcher process "
+                    f"resumes after {s['resume_s']} s ({s['resting_orders']:,} resting orders)")
         if key == "matcher":
             return (f"{s['orders_per_s']:,} orders/s, {s['trades_per_s']:,} trades/s, "
                     f"p99 commit {s['commit_ms_p99']} ms ({s['orders']:,} orders, "
@@ -136,16 +141,50 @@ def headline(key: str, s: dict) -> str:
         if key == "ws":
             ours = s["bourse"]
             base = s.get("channels_redis_group_send", {})
+            failed = "" if base.get("complete", True) else (
+                f", and it delivered only {base['deliveries']:,} of "
+                f"{base['expected_deliveries']:,}: the ratio flatters it")
             return (f"{ours['deliveries_per_s']:,} deliveries/s, p50 {ours.get('latency_ms_p50')}"
-                    f" ms, p99 {ours['latency_ms_p99']} ms, dropped {ours['clients_dropped']}; "
-                    f"channels-redis group_send {base.get('deliveries_per_s', 'n/a')}/s "
-                    f"(ratio {s.get('throughput_ratio', 'n/a')}×)")
+                    f" ms, p99 {ours['latency_ms_p99']} ms, {ours['deliveries']:,} of "
+                    f"{ours['expected_deliveries']:,} delivered, dropped "
+                    f"{ours['clients_dropped']}; channels-redis group_send "
+                    f"{base.get('deliveries_per_s', 'n/a')}/s in the same run (ratio "
+                    f"{s.get('throughput_ratio', 'n/a')}×{failed})")
         if key == "asgi":
             return ", ".join(f"{k} {v['requests_per_s']} req/s (p99 {v['p99_ms']} ms)"
                              for k, v in s.items() if isinstance(v, dict))
     except (KeyError, TypeError, ZeroDivisionError):
         pass
     return json.dumps(s)[:400]
+
+
+def met(key: str, s: dict) -> str:
+    """Whether the issue's target was met in this run ("" when the row has none)."""
+    try:
+        if key == "engine":
+            ours = s["results"]["bourse"]
+            ok = (ours["commands_per_s"] >= 400_000 and ours["p99_us"] <= 10
+                  and s["bourse_vs_best_cpp"] > 1)
+        elif key == "settle":
+            ok = s["trades_settled_per_second"] >= 20_000
+        elif key == "matcher":
+            ok = (s["orders_per_s"] >= 20_000 and s["trades_per_s"] >= 6_000
+                  and s["commit_ms_p99"] <= 50 and s["reconciliation_ok"])
+        elif key == "http":
+            ok = (s["accepted_per_s"] >= 1_000 and s["accept_ms_p99"] <= 50
+                  and 0 <= s["accept_to_fill_ms_p99"] <= 100)
+        elif key == "ws":
+            ours = s["bourse"]
+            ok = (ours["deliveries_per_s"] >= 20_000 and ours["latency_ms_p99"] <= 100
+                  and ours["clients_dropped"] == 0
+                  and ours["deliveries"] == ours["expected_deliveries"])
+        elif key == "rebuild":
+            ok = bool(s["pass"])
+        else:
+            return ""
+    except (KeyError, TypeError):
+        return "?"
+    return "yes" if ok else "**no**"
 
 
 def render(results: dict) -> str:
@@ -158,19 +197,19 @@ def render(results: dict) -> str:
         "",
         f"Machine: {machine()}.",
         "",
-        "| benchmark | target | result | measured | command |",
-        "|---|---|---|---|---|",
+        "| benchmark | target | result | met? | measured | command |",
+        "|---|---|---|---|---|---|",
     ]
     for bench in BENCHES:
         entry = results.get(bench.key)
         if entry is None:
-            out.append(f"| {bench.title} | {bench.target} | not measured | | |")
+            out.append(f"| {bench.title} | {bench.target} | not measured | | | |")
             continue
         stale = " (stale: last run failed)" if entry.get("stale") else ""
         quick = " (quick size)" if entry.get("quick") else ""
         out.append(f"| {bench.title} | {bench.target} | "
                    f"{headline(bench.key, entry['summary'])}{quick}{stale} | "
-                   f"{entry['when']}, load {entry['load_avg_1m']} | `{entry['command']}` |")
+                   f"{met(bench.key, entry['summary'])} | {entry['when']}, load {entry['load_avg_1m']} | `{entry['command']}` |")
     out.append("")
     seen = set()
     for bench in BENCHES:
