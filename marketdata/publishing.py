@@ -43,9 +43,10 @@ PUBLIC_TRADE_FIELDS = ("id", "market", "price", "quantity", "quote_quantity", "t
 _PUBLISH_PUBLIC = """
 local seq = redis.call('INCR', KEYS[2])
 local args = {'XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'seq', tostring(seq)}
-for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
+for i = 4, #ARGV do args[#args + 1] = ARGV[i] end
 local id = redis.call(unpack(args))
 redis.call('HSET', KEYS[1], 'snapshot', ARGV[1], 'seq', tostring(seq), 'id', id)
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'through', ARGV[3]) end
 return {seq, id}
 """
 
@@ -104,8 +105,13 @@ def publish_batch(
     depth_snapshot: dict,
     order_updates: list[dict],
     balance_updates: list[dict],
+    through_sequence: int | None = None,
 ) -> None:
     """Publish one committed batch of ``market``. Precondition: the batch is committed.
+
+    ``through_sequence``: the matcher's checkpoint (last command sequence) this batch
+    brings the published state to; stored with the snapshot (:func:`published_through`)
+    so that a restarted matcher can publish what a crash left unpublished.
 
     Shapes are those of docs/CONTRACTS.md. Consecutive ``depth_update``s of a market must
     chain (``U == previous u + 1``) and ``depth_snapshot["lastUpdateId"]`` must be the
@@ -141,13 +147,21 @@ def publish_batch(
 
     _with_retries(lambda: _script("public", _PUBLISH_PUBLIC)(
         keys=[keys.depth_key(market), keys.seq_key(market), keys.stream_key(market)],
-        args=[snapshot, PUBLIC_STREAM_MAXLEN, *fields],
+        args=[snapshot, PUBLIC_STREAM_MAXLEN,
+              "" if through_sequence is None else str(through_sequence), *fields],
     ))
     if private_events:
         _with_retries(lambda: _script("private", _PUBLISH_PRIVATE)(
             keys=[keys.PRIVATE_STREAM, keys.PRIVATE_SEQ],
             args=[PRIVATE_STREAM_MAXLEN, "E", str(now_ms), "ev", _dumps(private_events)],
         ))
+
+
+def published_through(market: str) -> int | None:
+    """The matcher checkpoint the last published batch of ``market`` brought readers to
+    (``None``: unknown, e.g. Redis restarted empty)."""
+    value = sync_client().hget(keys.depth_key(market), "through")
+    return None if value is None else int(value)
 
 
 def publish_private(*, events: list[dict]) -> None:

@@ -722,6 +722,56 @@ class MarketRunner:
             "trade_count = marketdata_candle.trade_count + EXCLUDED.trade_count",
             [self.info.id, minute, o, h, lo, c, vol, qvol, len(trade_meta)])
 
+    # ----------------------------------------------------------------- recovery
+
+    def committed_since(self, sequence: int, *, max_trades: int = 10_000) -> BatchResult | None:
+        """What the batches committed after ``sequence`` (up to the checkpoint) did, read
+        back from Postgres in the shape :meth:`process` returns, so that it can be
+        published: a matcher killed between a commit and its publish never published it.
+        ``None`` if there are more than ``max_trades`` trades (readers then resync from the
+        snapshot rather than receive a flood)."""
+        info = self.info
+        result = BatchResult(last_sequence=self.last_sequence)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, price::text, quantity::text, quote_quantity::text, taker_side, "
+                "buy_order_id, sell_order_id, buyer_id, seller_id, buyer_fee, seller_fee, "
+                "floor(extract(epoch FROM created_at) * 1000)::bigint FROM marketdata_trade "
+                "WHERE market_id = %s AND sequence > %s ORDER BY sequence, match_index "
+                "LIMIT %s", [info.id, sequence, max_trades + 1])
+            rows = cursor.fetchall()
+            if len(rows) > max_trades:
+                return None
+            for (tid, price, qty, quote, taker_side, bo, so, buyer, seller, buyer_fee,
+                 seller_fee, time_ms) in rows:
+                result.trades.append({
+                    "id": tid, "market": info.symbol, "price": price, "quantity": qty,
+                    "quote_quantity": quote, "taker_side": taker_side, "buy_order_id": bo,
+                    "sell_order_id": so, "buyer_id": buyer, "seller_id": seller,
+                    "time": time_ms, "_fees": (buyer_fee, seller_fee, taker_side == "SELL"),
+                })
+            traded = sorted({t["buy_order_id"] for t in result.trades}
+                            | {t["sell_order_id"] for t in result.trades})
+            # Orders those batches changed: placed (sequenced) in them, named by a cancel,
+            # amend or cancel-all applied in them (its user's orders), or traded.
+            cursor.execute(
+                f"SELECT {_ORDER_UPDATE_RETURNING} FROM orders_order o "  # noqa: S608
+                "WHERE o.market_id = %s AND (o.sequence > %s OR o.id = ANY(%s) "
+                "OR o.id IN (SELECT c.order_id FROM orders_ordercommand c WHERE "
+                "c.market_id = %s AND c.sequence > %s AND c.order_id IS NOT NULL) "
+                "OR (o.user_id IN (SELECT c.user_id FROM orders_ordercommand c WHERE "
+                "c.market_id = %s AND c.sequence > %s AND c.kind = 'CANCEL_ALL') "
+                "AND o.updated_at >= (SELECT min(c.created_at) FROM orders_ordercommand c "
+                "WHERE c.market_id = %s AND c.sequence > %s))) ORDER BY o.id",
+                [info.id, sequence, traded, info.id, sequence, info.id, sequence, info.id,
+                 sequence])
+            result.order_rows = cursor.fetchall()
+        for row in result.order_rows:
+            result.touched_balances.add((row[1], info.base_id))
+            result.touched_balances.add((row[1], info.quote_id))
+        result.applied = self.last_sequence - sequence
+        return result
+
     # ----------------------------------------------------------------- views
 
     def depth_snapshot(self) -> dict:

@@ -33,17 +33,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import redis
 from django.db import DatabaseError, close_old_connections, connection
 
+from marketdata.publishing import publish_batch, published_through
 from matching import streams
 from matching.gc_tuning import tune_for_matching
 from matching.worker import lease as leases
 from matching.worker import metrics
 from matching.worker.crash import crash_point
 from matching.worker.market import MarketInfo, MarketRunner, fills_for_orders
-
-try:
-    from marketdata.publishing import publish_batch
-except ImportError:  # pragma: no cover - the market-data app publishes nothing yet
-    publish_batch = None
 
 log = logging.getLogger("matching.worker")
 
@@ -62,7 +58,7 @@ class Matcher:
         self.batch_size = batch_size
         self.block_ms = block_ms
         self.depth_levels = depth_levels
-        self.publish = publish and publish_batch is not None
+        self.publish = publish
         self.lease_ms = lease_ms
         self.exit_when_idle = exit_when_idle
         self.stats_file = open(stats_file, "a") if stats_file else None  # noqa: SIM115
@@ -478,16 +474,31 @@ class Matcher:
         trades = [{k: v for k, v in t.items() if k != "_fees"} for t in result.trades]
         publish_batch(market=symbol, trades=trades, depth_update=result.depth_update,
                       depth_snapshot=snapshot, order_updates=order_updates,
-                      balance_updates=balance_updates)
+                      balance_updates=balance_updates, through_sequence=result.last_sequence)
 
     def publish_snapshot(self, symbol: str) -> None:
+        """After a (re)build: publish the book, and first whatever was committed but never
+        published (a matcher killed between its commit and its publish): the trades, order
+        and balance updates of those batches, read back from Postgres."""
         if not self.publish:
             return
         runner = self.runners[symbol]
         try:
-            publish_batch(market=symbol, trades=[], depth_update=None,
-                          depth_snapshot=runner.depth_snapshot(), order_updates=[],
-                          balance_updates=[])
+            published = published_through(symbol)
+            missed = None
+            if published is not None and published < runner.last_sequence:
+                missed = runner.committed_since(published)
+                if missed is None:
+                    log.warning("%s: too much left unpublished since sequence %d; readers "
+                                "resync from the snapshot", symbol, published)
+            if missed is not None:
+                log.info("%s: publishing %d trades committed after sequence %d but never "
+                         "published", symbol, len(missed.trades), published)
+                self.publish_result(symbol, runner, missed, runner.depth_snapshot())
+            else:
+                publish_batch(market=symbol, trades=[], depth_update=None,
+                              depth_snapshot=runner.depth_snapshot(), order_updates=[],
+                              balance_updates=[], through_sequence=runner.last_sequence)
         except Exception:
             log.exception("%s: publishing the rebuilt snapshot failed", symbol)
 

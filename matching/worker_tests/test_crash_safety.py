@@ -250,3 +250,34 @@ def test_fifty_threads_spend_one_balance(redis_url):
     assert balance.available == 0 and balance.locked == D("1000")
     assert Order.objects.filter(user=user).count() == 10
     assert_books_clean()
+
+
+def test_batch_committed_but_not_published_is_published_after_a_restart(redis_url):
+    # given a matcher that publishes, killed after committing its 2nd batch and before
+    # publishing it
+    traders = _setup_twin_markets()
+    _scenario("BTC-USDT", traders)
+    code, out = run_matcher_until_idle(redis_url, ["BTC-USDT"], "--batch-size", "25",
+                                       BOURSE_MATCHER_CRASH_AT="after_commit",
+                                       BOURSE_MATCHER_CRASH_BATCH="2")
+    assert code == 137, out
+    # when it is restarted
+    code, out = run_matcher_until_idle(redis_url, ["BTC-USDT"], "--batch-size", "25")
+    assert code == 0, out
+    # then the public stream carries every committed trade exactly once, in order
+    import json
+
+    client = redis.Redis.from_url(redis_url)
+    published = [t["id"] for _id, fields in client.xrange("{BTC-USDT}:md")
+                 if b"t" in fields for t in json.loads(fields[b"t"])]
+    btc = Market.objects.get(symbol="BTC-USDT")
+    committed = list(Trade.objects.filter(market=btc).order_by("sequence", "match_index")
+                     .values_list("id", flat=True))
+    assert len(committed) > 10
+    assert published == committed, out
+    # and the private stream has the final state of every order of the market
+    private = [e for _id, fields in client.xrange("{private}:events")
+               for e in json.loads(fields[b"ev"]) if e["type"] == "order"]
+    last_seen = {e["order"]["id"]: e["order"]["status"] for e in private}
+    final = dict(Order.objects.filter(market=btc).values_list("id", "status"))
+    assert last_seen == final
