@@ -314,12 +314,7 @@ class OrderBook:
                                        price, qty, None, stp, reserve)
                             if self._stops and self._last_price != last_before:
                                 self._run_stops(events)
-                            if self._depth_changed:
-                                self._depth_changed = False
-                                self._update_id += 1
-                                if self._depth_events:
-                                    self._emit_depth_changed(events)
-                            return events
+                            return self._end_command(events)
                         levels = self._levels
                         level = levels.get(key)
                         if level is None:
@@ -380,6 +375,12 @@ class OrderBook:
             except KeyError:
                 raise TypeError(f"not a command: {command!r}") from None
             handler(command, events)
+        return self._end_command(events)
+
+    def _end_command(self, events: list) -> list:
+        """A command that may have changed levels ends: one new depth update id if it did
+        (and its DepthChanged event with ``depth_events``). The inline paths above, which
+        know they changed exactly one level, do this themselves."""
         if self._depth_changed:
             self._depth_changed = False
             self._update_id += 1

@@ -183,7 +183,7 @@ class Matcher:
             if not self.settle(symbol):
                 continue  # the batch in flight failed: the market was rebuilt (new rules)
             self.runners.pop(symbol, None)
-            self.start_market(symbol, MarketInfo.load(symbol), runner.epoch)
+            self.start_market(symbol, info, runner.epoch)
 
     def try_acquire(self, symbol: str) -> None:
         try:

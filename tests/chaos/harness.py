@@ -686,6 +686,20 @@ def replay(symbol: str) -> tuple[list[tuple], set]:
     return out, {o.order_id for o in book.open_orders()}
 
 
+def committed_trades(market) -> list[tuple]:
+    """The trades table of ``market`` in the shape :func:`replay` returns."""
+    from marketdata.models import Trade
+
+    committed = []
+    for t in Trade.objects.filter(market=market).order_by("sequence", "match_index"):
+        maker_buy = t.taker_side == "SELL"
+        maker, taker = ((t.buy_order_id, t.sell_order_id) if maker_buy
+                        else (t.sell_order_id, t.buy_order_id))
+        committed.append((t.sequence, t.match_index, maker, taker, t.price, t.quantity,
+                          maker_buy))
+    return committed
+
+
 def check_all(symbols: list[str], stats: Stats, followers: list[TradeFollower],
               faults: Faults) -> list[Check]:
     from django.db import connection
@@ -758,13 +772,7 @@ def check_all(symbols: list[str], stats: Stats, followers: list[TradeFollower],
             replay_ok = False
             replay_detail.append(str(exc))
             continue
-        committed = []
-        for t in Trade.objects.filter(market=market).order_by("sequence", "match_index"):
-            maker_buy = t.taker_side == "SELL"
-            maker, taker = ((t.buy_order_id, t.sell_order_id) if maker_buy
-                            else (t.sell_order_id, t.buy_order_id))
-            committed.append((t.sequence, t.match_index, maker, taker, t.price, t.quantity,
-                              maker_buy))
+        committed = committed_trades(market)
         db_open = set(Order.objects.filter(market=market, status__in=OPEN)
                       .values_list("id", flat=True))
         same = replayed == committed and open_ids == db_open

@@ -14,13 +14,13 @@ from decimal import Decimal
 import pytest
 from django.db import close_old_connections
 
-from marketdata.models import Market, Trade
+from marketdata.models import Market
 from marketdata.tests import support
 from matching.models import MarketCheckpoint
-from matching.worker_tests.helpers import make_market, make_trader
+from matching.worker_tests.helpers import make_market, make_trader, wait_until
 from orders import services
 from orders.models import Order
-from tests.chaos.harness import replay
+from tests.chaos.harness import committed_trades, replay
 from tests.chaos.stack import Stack
 from wallets.testing import assert_books_clean
 
@@ -91,13 +91,8 @@ def _state():
             .filter(market__symbol__in=SYMBOLS)}
 
 
-def _wait(predicate, timeout=30.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
+def _wait(predicate, timeout: float = 30.0) -> bool:
+    return wait_until(predicate, timeout=timeout, interval=0.02)
 
 
 def _all_sequenced() -> bool:
@@ -116,14 +111,7 @@ def _assert_exactly_once(placed: list[int]) -> None:
         seqs = list(Order.objects.filter(market=market).values_list("sequence", flat=True))
         assert len(seqs) == len(set(seqs))
         replayed, open_ids = replay(symbol)
-        committed = []
-        for t in Trade.objects.filter(market=market).order_by("sequence", "match_index"):
-            maker_buy = t.taker_side == "SELL"
-            maker, taker = ((t.buy_order_id, t.sell_order_id) if maker_buy
-                            else (t.sell_order_id, t.buy_order_id))
-            committed.append((t.sequence, t.match_index, maker, taker, t.price, t.quantity,
-                              maker_buy))
-        assert replayed == committed
+        assert replayed == committed_trades(market)
         assert open_ids == set(Order.objects.filter(market=market, status__in=(
             "NEW", "PARTIALLY_FILLED")).values_list("id", flat=True))
     assert_books_clean()
